@@ -140,16 +140,16 @@ func (b *builder) bytes() ([]byte, error) { return b.buf, b.err }
 
 func (b *builder) u32(pos int, v uint32) { binary.LittleEndian.PutUint32(b.buf[pos:], v) }
 
-// encodeString encodes s as UTF-16LE when unicode is set, else as OEM
-// (ASCII here; characters outside it become '?', as no OEM code page can
-// be assumed).
+// encodeString encodes s as UTF-16LE when unicode is set, else as OEM.
+// No OEM code page can be assumed, so OEM is Latin-1 here (the inverse of
+// decodeString); other characters become '?'.
 func encodeString(s string, unicode bool) []byte {
 	if unicode {
 		return utf16le(s)
 	}
 	out := make([]byte, 0, len(s))
 	for _, r := range s {
-		if r > 0x7f {
+		if r > 0xff {
 			r = '?'
 		}
 		out = append(out, byte(r))
