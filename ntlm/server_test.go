@@ -327,4 +327,3 @@ func selfSigned(t testing.TB) *x509.Certificate {
 	cert, _ := x509.ParseCertificate(der)
 	return cert
 }
-

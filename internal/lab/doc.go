@@ -1,0 +1,26 @@
+// Package lab starts real, independent authentication peers for sesame's
+// interop tests: programs nobody on this project wrote, so that a test
+// passing means sesame speaks the protocol the way the rest of the world
+// does, not merely the way its own other half expects.
+//
+// It follows the pattern of golang.org/x/crypto/ssh/test, which runs a real
+// sshd from a templated config: each fixture renders its configuration from
+// an embedded template into the test's own temporary directory, starts the
+// peer in the foreground as a child process of the test, listens on
+// 127.0.0.1 only on a free port, waits until it answers, and stops it (and
+// every process it forked) in t.Cleanup. Nothing under /etc is changed and
+// no system service is used, so tests can run in parallel and leave nothing
+// behind.
+//
+// Fixtures:
+//
+//   - [StartApache]: Apache httpd with stock mod_auth_gssapi + gss-ntlmssp,
+//     a real NTLMv2 verifier. Deliberately without any compatibility shim:
+//     gss-ntlmssp rejects the compact messages some clients (curl, cntlm)
+//     send, and sesame's client must work against it anyway.
+//
+// Missing peers fail the test (via [Require]); they never skip it. A
+// skipped interop test looks like a passing one in CI, which is how interop
+// breakage goes unnoticed. scripts/install-test-deps.sh installs everything
+// (Debian packages; as root).
+package lab
