@@ -39,6 +39,11 @@ type Client struct {
 	// secret. NTHash wins when both are set. LM responses need Password.
 	Password string
 	NTHash   []byte
+	// NTLMv2Hash, if set, is NTOWFv2 (NTLMv2Hash of the NT hash, user and
+	// domain; cntlm's PassNTLMv2). It proves only the one user and domain
+	// spelling it was made for, and allows NTLMv2 only. It wins over
+	// Password and NTHash.
+	NTLMv2Hash []byte
 	// Workstation is the client's computer name, sent in AUTHENTICATE.
 	Workstation string
 	// Compatibility selects NTLMv1/LM; the zero value is NTLMv2 only and
@@ -132,6 +137,14 @@ func (c *Client) Authenticate(negotiate, challenge []byte) (*Authentication, err
 	if len(ntHash) != 16 {
 		return nil, fmt.Errorf("ntlm: authenticate: NT hash of %d bytes, want 16", len(ntHash))
 	}
+	if c.NTLMv2Hash != nil {
+		if len(c.NTLMv2Hash) != 16 {
+			return nil, fmt.Errorf("ntlm: authenticate: NTLMv2 hash of %d bytes, want 16", len(c.NTLMv2Hash))
+		}
+		if c.Compatibility != NTLMv2Only {
+			return nil, fmt.Errorf("ntlm: authenticate: %w: an NTLMv2 hash cannot answer with NTLMv1 or LM", ErrPolicy)
+		}
+	}
 	var cc [8]byte
 	if _, err := io.ReadFull(c.rand(), cc[:]); err != nil {
 		return nil, fmt.Errorf("ntlm: authenticate: random: %w", err)
@@ -144,7 +157,10 @@ func (c *Client) Authenticate(negotiate, challenge []byte) (*Authentication, err
 	useMIC := false
 	switch c.Compatibility {
 	case NTLMv2Only:
-		v2 := NTLMv2Hash(ntHash, user, domain)
+		v2 := c.NTLMv2Hash
+		if v2 == nil {
+			v2 = NTLMv2Hash(ntHash, user, domain)
+		}
 		ti := ch.TargetInfo.Clone()
 		ts, _, hasTS := ch.TargetInfo.Timestamp()
 		if !hasTS {
@@ -240,7 +256,7 @@ func (c *Client) authenticateAnonymous(flags NegotiateFlags, domain string) (*Au
 }
 
 func (c *Client) anonymous() bool {
-	return c.User == "" && c.Password == "" && c.NTHash == nil
+	return c.User == "" && c.Password == "" && c.NTHash == nil && c.NTLMv2Hash == nil
 }
 
 func (c *Client) version() Version {

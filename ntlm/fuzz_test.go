@@ -144,3 +144,25 @@ func FuzzParseUserFile(f *testing.F) {
 		uf.LookupCredential(context.Background(), "", "alice@corp")
 	})
 }
+
+// FuzzDescribe runs the token inspector, and the exchange checker with the
+// vector's CHALLENGE, on arbitrary input: people paste garbage into
+// `sesame token decode`, and it must answer with an error, not a panic.
+func FuzzDescribe(f *testing.F) {
+	for _, s := range messageSeeds(f) {
+		f.Add(s)
+	}
+	chal := h(v2Challenge)
+	hash := NTHash(vPassword)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d, err := Describe(b)
+		if err != nil {
+			return
+		}
+		_ = d.String()
+		if d.Type == "AUTHENTICATE" {
+			CheckExchange(b, chal, b, hash)
+			CheckExchange(nil, chal, b, hash)
+		}
+	})
+}

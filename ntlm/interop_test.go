@@ -39,6 +39,8 @@ func TestInteropClientToApacheGSSNTLMSSP(t *testing.T) {
 		{"UPN form", ntlm.Client{User: `bob@CORP`, Password: "BobPass456"}, 200, `CORP\bob`},
 		{"separate domain", ntlm.Client{User: "alice", Domain: "CORP", Password: "AlicePass123"}, 200, `CORP\alice`},
 		{"NT hash", ntlm.Client{User: `CORP\alice`, NTHash: ntlm.NTHash("AlicePass123")}, 200, `CORP\alice`},
+		{"NTLMv2 hash", ntlm.Client{User: `CORP\alice`, NTLMv2Hash: ntlm.NTLMv2Hash(ntlm.NTHash("AlicePass123"), "alice", "CORP")}, 200, `CORP\alice`},
+		{"NTLMv2 hash for another domain", ntlm.Client{User: `OTHER\alice`, NTLMv2Hash: ntlm.NTLMv2Hash(ntlm.NTHash("AlicePass123"), "alice", "CORP")}, 401, ""},
 		{"wrong password", ntlm.Client{User: `CORP\alice`, Password: "wrong"}, 401, ""},
 		{"wrong NT hash", ntlm.Client{User: `CORP\alice`, NTHash: ntlm.NTHash("wrong")}, 401, ""},
 		{"unknown user", ntlm.Client{User: `CORP\mallory`, Password: "AlicePass123"}, 401, ""},

@@ -1,0 +1,98 @@
+// Command sesame gets software through networks that demand NTLM,
+// Negotiate (Kerberos), Digest or Basic authentication, and helps debug
+// them.
+//
+// Usage:
+//
+//	sesame token negotiate|authenticate|decode [flags]   make and inspect NTLM tokens
+//	sesame hash --user 'DOMAIN\user'                     NT and NTLMv2 hashes of a password
+//
+// Run "sesame COMMAND -h" for a command's flags. Exit status: 0 success,
+// 1 failure, 2 wrong usage.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+)
+
+// env is the process's view of the outside world, passed in so that tests
+// can run commands in-process with their own input and environment.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	// stdinTerminal reports whether stdin is a terminal, so that
+	// passwords are read without echo and with a prompt.
+	stdinTerminal bool
+}
+
+// command is one subcommand; run gets the arguments after its name.
+type command struct {
+	summary string
+	run     func(e *env, args []string) error
+}
+
+var commands = map[string]command{
+	"token": {"make and decode NTLM tokens (negotiate, authenticate, decode)", runToken},
+	"hash":  {"print the NT and NTLMv2 hashes of a password, for a config file", runHash},
+}
+
+// usageError marks errors caused by how sesame was called (exit status 2).
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+
+func main() {
+	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, stdinTerminal: isTerminal(os.Stdin)}
+	os.Exit(run(e, os.Args[1:]))
+}
+
+// run executes one command line and returns the exit status.
+func run(e *env, args []string) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		printUsage(e.stderr)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(e.stderr, "sesame: unknown command %q\n\n", args[0])
+		printUsage(e.stderr)
+		return 2
+	}
+	err := cmd.run(e, args[1:])
+	var ue *usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errHelp):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(e.stderr, "sesame %s: %v\n", args[0], err)
+		return 2
+	default:
+		fmt.Fprintf(e.stderr, "sesame %s: %v\n", args[0], err)
+		return 1
+	}
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "usage: sesame COMMAND [flags]\n\ncommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-8s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintln(w, "\nRun 'sesame COMMAND -h' for a command's flags.")
+}

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/sesame-auth/sesame/ntlm"
+)
+
+const (
+	negotiateUsage    = `sesame token negotiate [--domain D] [--workstation W] [--anonymous] [--hex|--raw]`
+	authenticateUsage = `sesame token authenticate --user 'DOMAIN\user' (--password-stdin | --password-env VAR | --nt-hash HEX)
+                 --challenge TOKEN [--negotiate TOKEN] [--workstation W] [--server-cert FILE]
+                 [--spn HTTP/host] [--ntlm-version 1|2] [--hex|--raw]`
+	decodeUsage = `sesame token decode [--json] [--password-stdin | --password-env VAR | --nt-hash HEX] [--hex|--raw] TOKEN...`
+	tokenUsage  = negotiateUsage + "\n       " + authenticateUsage + "\n       " + decodeUsage
+)
+
+func runToken(e *env, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprintf(e.stderr, "usage: %s\n", tokenUsage)
+		return usagef("missing subcommand")
+	}
+	switch args[0] {
+	case "negotiate":
+		return tokenNegotiate(e, args[1:])
+	case "authenticate":
+		return tokenAuthenticate(e, args[1:])
+	case "decode":
+		return tokenDecode(e, args[1:])
+	case "-h", "--help", "help":
+		fmt.Fprintf(e.stderr, "usage: %s\n", tokenUsage)
+		return errHelp
+	}
+	return usagef("unknown subcommand %q (negotiate, authenticate, decode)", args[0])
+}
+
+// tokenNegotiate prints a NEGOTIATE message, the first leg of NTLM.
+func tokenNegotiate(e *env, args []string) error {
+	fs := newFlagSet("sesame token negotiate", negotiateUsage, e.stderr)
+	domain := fs.String("domain", "", "domain name to announce (OEM_DOMAIN_SUPPLIED); Windows sends none")
+	workstation := fs.String("workstation", "", "workstation name to announce (OEM_WORKSTATION_SUPPLIED)")
+	anonymous := fs.Bool("anonymous", false, "ask for an anonymous logon (NEGOTIATE_ANONYMOUS)")
+	var format tokenFormat
+	format.register(fs)
+	rest, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usagef("unexpected argument %q", rest[0])
+	}
+	if err := format.check(); err != nil {
+		return err
+	}
+	// An empty Client is an anonymous one; the token for a real account
+	// differs only in that flag, so the flags are set here directly.
+	b, err := (&ntlm.Client{}).Negotiate()
+	if err != nil {
+		return err
+	}
+	m, err := ntlm.ParseNegotiate(b)
+	if err != nil {
+		return err
+	}
+	if !*anonymous {
+		m.Flags &^= ntlm.FlagAnonymous
+	}
+	m.Domain, m.Workstation = *domain, *workstation
+	if b, err = m.Marshal(); err != nil {
+		return err
+	}
+	return format.encode(e.stdout, b)
+}
+
+// tokenAuthenticate answers a CHALLENGE, the third leg of NTLM.
+func tokenAuthenticate(e *env, args []string) error {
+	fs := newFlagSet("sesame token authenticate", authenticateUsage, e.stderr)
+	user := fs.String("user", "", "account as `DOMAIN\\user`, user@domain, or user with --domain")
+	domain := fs.String("domain", "", "domain, if --user does not include one")
+	challenge := fs.String("challenge", "", "the server's CHALLENGE `TOKEN` (required)")
+	negotiate := fs.String("negotiate", "", "the NEGOTIATE `TOKEN` that was sent; with it the answer carries a MIC")
+	workstation := fs.String("workstation", "", "workstation name to send")
+	serverCert := fs.String("server-cert", "", "TLS server certificate `FILE` (PEM or DER) for channel bindings")
+	spn := fs.String("spn", "", "target `SPN` to send as MsvAvTargetName, e.g. HTTP/proxy.example.com")
+	version := fs.Int("ntlm-version", 2, "NTLM version: 2, or 1 for legacy servers (crackable)")
+	var secret secretFlags
+	secret.register(fs)
+	var format tokenFormat
+	format.register(fs)
+	rest, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(rest) > 0:
+		return usagef("unexpected argument %q", rest[0])
+	case *user == "":
+		return usagef("--user is required")
+	case *challenge == "":
+		return usagef("--challenge is required")
+	case *version != 1 && *version != 2:
+		return usagef("--ntlm-version must be 1 or 2")
+	}
+	if err := format.check(); err != nil {
+		return err
+	}
+	if format.raw && *challenge == "-" && *negotiate == "-" {
+		return usagef("only one token can come from stdin")
+	}
+	if secret.passwordStdin && format.raw && (*challenge == "-" || *negotiate == "-") {
+		return usagef("the password and a raw token cannot both come from stdin")
+	}
+	c := &ntlm.Client{User: *user, Domain: *domain, Workstation: *workstation, TargetSPN: *spn}
+	if *version == 1 {
+		c.Compatibility = ntlm.AllowNTLMv1
+	}
+	if c.Password, c.NTHash, err = secret.read(e); err != nil {
+		return err
+	}
+	if *serverCert != "" {
+		if c.ServerCertificate, err = ntlm.LoadCertificate(*serverCert); err != nil {
+			return err
+		}
+	}
+	chal, err := format.decode(e, *challenge)
+	if err != nil {
+		return fmt.Errorf("--challenge: %w", err)
+	}
+	chal, _ = unwrapNTLM(chal)
+	var neg []byte
+	if *negotiate != "" {
+		if neg, err = format.decode(e, *negotiate); err != nil {
+			return fmt.Errorf("--negotiate: %w", err)
+		}
+		neg, _ = unwrapNTLM(neg)
+	}
+	a, err := c.Authenticate(neg, chal)
+	if err != nil {
+		return err
+	}
+	return format.encode(e.stdout, a.Message)
+}
+
+// decodeOutput is the JSON form of "sesame token decode --json".
+type decodeOutput struct {
+	Messages []*ntlm.Description `json:"messages"`
+	Check    *ntlm.ExchangeCheck `json:"check,omitempty"`
+}
+
+// tokenDecode dumps tokens and, given the secret, checks an exchange.
+func tokenDecode(e *env, args []string) error {
+	fs := newFlagSet("sesame token decode", decodeUsage, e.stderr)
+	asJSON := fs.Bool("json", false, "print JSON instead of text")
+	var secret secretFlags
+	secret.register(fs)
+	var format tokenFormat
+	format.register(fs)
+	tokens, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(tokens) == 0 {
+		return usagef("no token given")
+	}
+	if err := format.check(); err != nil {
+		return err
+	}
+	var out decodeOutput
+	raw := map[string][]byte{}
+	for i, arg := range tokens {
+		b, err := format.decode(e, arg)
+		if err != nil {
+			return fmt.Errorf("token %d: %w", i+1, err)
+		}
+		msg, offset := unwrapNTLM(b)
+		d, err := ntlm.Describe(msg)
+		if err != nil {
+			return fmt.Errorf("token %d: %w", i+1, err)
+		}
+		if offset > 0 && !*asJSON {
+			fmt.Fprintf(e.stdout, "(NTLM message found at byte %d of a %d-byte token, inside SPNEGO)\n", offset, len(b))
+		}
+		out.Messages = append(out.Messages, d)
+		raw[d.Type] = msg
+		if !*asJSON {
+			fmt.Fprint(e.stdout, d.String())
+		}
+	}
+	if secret.given() {
+		if raw["CHALLENGE"] == nil || raw["AUTHENTICATE"] == nil {
+			return usagef("checking a password needs the CHALLENGE and the AUTHENTICATE of one exchange")
+		}
+		password, ntHash, err := secret.read(e)
+		if err != nil {
+			return err
+		}
+		if ntHash == nil {
+			ntHash = ntlm.NTHash(password)
+		}
+		if out.Check, err = ntlm.CheckExchange(raw["NEGOTIATE"], raw["CHALLENGE"], raw["AUTHENTICATE"], ntHash); err != nil {
+			return err
+		}
+		if !*asJSON {
+			printCheck(e, out.Check)
+		}
+	}
+	if *asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			return err
+		}
+	}
+	if out.Check != nil && !out.Check.ProofValid {
+		return fmt.Errorf("the %s response does not match the password for %s\\%s", out.Check.Response, out.Check.Domain, out.Check.User)
+	}
+	return nil
+}
+
+func printCheck(e *env, c *ntlm.ExchangeCheck) {
+	verdict := "VALID"
+	if !c.ProofValid {
+		verdict = "INVALID (wrong password, or the AUTHENTICATE does not answer this CHALLENGE)"
+	}
+	fmt.Fprintf(e.stdout, "Check against the given secret:\n")
+	fmt.Fprintf(e.stdout, "  %-26s %s\n", "Response "+c.Response+":", verdict)
+	if c.ProofValid {
+		fmt.Fprintf(e.stdout, "  %-26s %s\n", "SessionBaseKey:", c.SessionBaseKey)
+		fmt.Fprintf(e.stdout, "  %-26s %s\n", "KeyExchangeKey:", c.KeyExchangeKey)
+		fmt.Fprintf(e.stdout, "  %-26s %s\n", "ExportedSessionKey:", c.ExportedSessionKey)
+		fmt.Fprintf(e.stdout, "  %-26s %s\n", "MIC:", c.MIC)
+	}
+}
