@@ -2,7 +2,11 @@ package lab
 
 import (
 	"bytes"
+	"crypto/md5"
+	"crypto/sha1"
 	"embed"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -39,7 +43,7 @@ const (
 // templates are compiled into the test binary so that a fixture does not
 // depend on the working directory the test runs in.
 //
-//go:embed templates/httpd.conf.tmpl templates/whoami.cgi
+//go:embed templates/httpd.conf.tmpl templates/whoami.cgi templates/sha256.cgi
 var templates embed.FS
 
 // httpdConf renders Apache's config; parsed once, so a template error
@@ -69,17 +73,54 @@ func (u NTLMUser) line() (string, error) {
 	return l, nil
 }
 
+// DigestRealm is the AuthName of the /digest/ and /basic/ locations: the
+// realm in their challenges, and part of every htdigest line.
+const DigestRealm = "CORP.TEST"
+
+// BasicUser is a user of the /basic/ and /digest/ locations, verified by
+// mod_authn_file against files the fixture writes: an htpasswd file (Basic)
+// and an htdigest file (Digest, realm DigestRealm).
+type BasicUser struct{ User, Password string }
+
+// lines renders u for the htpasswd and htdigest files, or explains why
+// mod_authn_file would read it differently: it splits at the first ':',
+// and a line ends at a line break. The password is stored hashed, so it
+// may hold anything.
+//
+// htpasswd uses the "{SHA}" format (base64 of the SHA-1 of the password):
+// weak, but the one Apache verifies that Go's standard library can write;
+// apr's MD5 and bcrypt formats would need code or a dependency, and it
+// only guards a throw-away test server.
+func (u BasicUser) lines() (htpasswd, htdigest string, err error) {
+	if u.User == "" || strings.ContainsAny(u.User, ":\r\n") {
+		return "", "", fmt.Errorf("basic user %q: the user name must be non-empty, without ':' or line breaks", u.User)
+	}
+	sum := sha1.Sum([]byte(u.Password))
+	htpasswd = u.User + ":{SHA}" + base64.StdEncoding.EncodeToString(sum[:]) + "\n"
+	ha1 := md5.Sum([]byte(u.User + ":" + DigestRealm + ":" + u.Password))
+	htdigest = u.User + ":" + DigestRealm + ":" + hex.EncodeToString(ha1[:]) + "\n"
+	return htpasswd, htdigest, nil
+}
+
 // ApacheOptions configures StartApache.
 type ApacheOptions struct {
 	// NTLMUsers are written to the NTLM_USER_FILE gss-ntlmssp verifies
 	// against. With none, every NTLM login fails.
 	NTLMUsers []NTLMUser
+	// BasicUsers are the users of /basic/ (htpasswd) and /digest/
+	// (htdigest). With none, every Basic and Digest login fails.
+	BasicUsers []BasicUser
 	// NetBIOSDomain is NETBIOS_DOMAIN_NAME, the domain gss-ntlmssp
 	// advertises in its CHALLENGE (Type-2) message. Default "CORP".
 	NetBIOSDomain string
 	// NetBIOSComputer is NETBIOS_COMPUTER_NAME, the server name in the
 	// CHALLENGE message. Default "AUTHLAB".
 	NetBIOSComputer string
+	// MaxConnections is MaxRequestWorkers: how many connections Apache
+	// serves at once (default 32). The event MPM closes keep-alive
+	// connections, NTLM handshakes among them, once all are busy, so a
+	// test with more concurrent clients must raise it.
+	MaxConnections int
 }
 
 // Apache is a running httpd on 127.0.0.1, private to one test.
@@ -90,12 +131,21 @@ type Apache struct {
 	//            401 with "WWW-Authenticate: NTLM" (and Negotiate) until the
 	//            connection has authenticated; then whoami.cgi and the
 	//            response headers X-Remote-User and X-Auth-Type.
+	//   /basic/  Basic (mod_auth_basic + mod_authn_file), realm
+	//            DigestRealm, users from ApacheOptions.BasicUsers.
+	//   /digest/ Digest (mod_auth_digest + mod_authn_file), realm
+	//            DigestRealm, MD5 with qop=auth, the same users. Apache
+	//            checks nonce counts (AuthDigestNcCheck On): a replayed
+	//            nc is refused.
+	//            Both set X-Remote-User and X-Auth-Type like /ntlm/.
 	//   /public/ no authentication, same content.
+	// sha256.cgi answers "user=", "length=" and "sha256=" of the request
+	// body, for upload tests.
 	// Both serve Dir/www, whose index is whoami.cgi ("user=", "auth_type="
 	// lines); files a test writes there (mode 0644) are served too.
 	URL string
 	// Dir is the instance's own temporary directory: httpd.conf,
-	// ntlm_users, www/, run/, logs/ (error.log, access.log, stderr.log,
+	// ntlm_users, htpasswd, htdigest, www/, run/, logs/ (error.log, access.log, stderr.log,
 	// gssntlmssp.log).
 	Dir string
 
@@ -123,6 +173,9 @@ func StartApache(t testing.TB, opts ApacheOptions) *Apache {
 	if opts.NetBIOSDomain == "" {
 		opts.NetBIOSDomain = "CORP"
 	}
+	if opts.MaxConnections <= 0 {
+		opts.MaxConnections = 32
+	}
 	if opts.NetBIOSComputer == "" {
 		opts.NetBIOSComputer = "AUTHLAB"
 	}
@@ -133,6 +186,15 @@ func StartApache(t testing.TB, opts ApacheOptions) *Apache {
 			t.Fatalf("lab: StartApache: %v", err)
 		}
 		users.WriteString(l)
+	}
+	var htpasswd, htdigest strings.Builder
+	for _, u := range opts.BasicUsers {
+		p, d, err := u.lines()
+		if err != nil {
+			t.Fatalf("lab: StartApache: %v", err)
+		}
+		htpasswd.WriteString(p)
+		htdigest.WriteString(d)
 	}
 
 	dir := peerDir(t)
@@ -147,11 +209,15 @@ func StartApache(t testing.TB, opts ApacheOptions) *Apache {
 	}
 	mkdirs(t, dir, "www", "logs", "run")
 	writeFile(t, filepath.Join(dir, "ntlm_users"), []byte(users.String()), 0o644)
-	cgi, err := templates.ReadFile("templates/whoami.cgi")
-	if err != nil {
-		t.Fatalf("lab: %v", err)
+	writeFile(t, filepath.Join(dir, "htpasswd"), []byte(htpasswd.String()), 0o644)
+	writeFile(t, filepath.Join(dir, "htdigest"), []byte(htdigest.String()), 0o644)
+	for _, name := range []string{"whoami.cgi", "sha256.cgi"} {
+		cgi, err := templates.ReadFile("templates/" + name)
+		if err != nil {
+			t.Fatalf("lab: %v", err)
+		}
+		writeFile(t, filepath.Join(dir, "www", name), cgi, 0o755)
 	}
-	writeFile(t, filepath.Join(dir, "www", "whoami.cgi"), cgi, 0o755)
 
 	// Apache refuses to serve as root, and the User/Group directives only
 	// take effect when it starts as root; otherwise name ourselves so the
@@ -183,9 +249,9 @@ func StartApache(t testing.TB, opts ApacheOptions) *Apache {
 		port := FreePort(t)
 		var conf bytes.Buffer
 		err := httpdConf.Execute(&conf, struct {
-			Dir, Modules, User, Group string
-			Port                      int
-		}{dir, apacheModules, user, group, port})
+			Dir, Modules, User, Group, Realm  string
+			Port, ServerLimit, MaxConnections int
+		}{dir, apacheModules, user, group, DigestRealm, port, (opts.MaxConnections + 15) / 16, opts.MaxConnections})
 		if err != nil {
 			t.Fatalf("lab: rendering httpd.conf: %v", err)
 		}

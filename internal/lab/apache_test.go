@@ -28,6 +28,12 @@ var labUsers = []NTLMUser{
 	{Domain: "CORP", User: "bob", Password: "BobPass456"},
 }
 
+var labBasicUsers = []BasicUser{
+	{User: "alice", Password: "AlicePass123"},
+	// A password with characters an htpasswd/htdigest writer could mangle.
+	{User: "bob", Password: "B:ob Pass\"\\ü"},
+}
+
 // httpClient never uses a proxy from the environment and never waits long.
 var httpClient = &http.Client{
 	Transport: &http.Transport{Proxy: nil},
@@ -63,7 +69,7 @@ func gssClient(t *testing.T, url, user, password string) (string, error) {
 // /ntlm/ challenges with NTLM, the stock verifier accepts full-size
 // messages with the right password only, and rejects curl's compact ones.
 func TestApache(t *testing.T) {
-	a := StartApache(t, ApacheOptions{NTLMUsers: labUsers})
+	a := StartApache(t, ApacheOptions{NTLMUsers: labUsers, BasicUsers: labBasicUsers})
 
 	t.Run("loopback only", func(t *testing.T) {
 		Require(t, "ss")
@@ -164,6 +170,64 @@ func TestApache(t *testing.T) {
 			t.Fatalf("error log does not say why curl was rejected (want \"Failed to decode data\"):\n%s", log)
 		}
 	})
+}
+
+// TestApacheBasicDigest checks /basic/ and /digest/ with curl, an
+// independent client: the right password gets whoami.cgi as that user, a
+// wrong one or none gets 401 with the expected challenge.
+func TestApacheBasicDigest(t *testing.T) {
+	Require(t, "curl")
+	a := StartApache(t, ApacheOptions{BasicUsers: labBasicUsers})
+
+	for _, loc := range []struct{ path, scheme, curlFlag string }{
+		{"/basic/", "Basic", "--basic"},
+		{"/digest/", "Digest", "--digest"},
+	} {
+		t.Run(loc.scheme+" challenge", func(t *testing.T) {
+			resp, body := get(t, a.URL+loc.path)
+			ch := resp.Header.Get("WWW-Authenticate")
+			if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(ch, loc.scheme+" ") ||
+				!strings.Contains(ch, `realm="`+DigestRealm+`"`) {
+				t.Fatalf("GET %s: %s, WWW-Authenticate %q, want 401 with a %s challenge for realm %s\n%s\n%s",
+					loc.path, resp.Status, ch, loc.scheme, DigestRealm, body, a.ErrorLog())
+			}
+		})
+		for _, u := range labBasicUsers {
+			t.Run(loc.scheme+" "+u.User, func(t *testing.T) {
+				out := curlAuth(t, a.URL+loc.path, loc.curlFlag, u.User, u.Password)
+				if !strings.HasPrefix(out, "200\n") || !strings.Contains(out, "user="+u.User+"\n") ||
+					!strings.Contains(out, "auth_type="+loc.scheme+"\n") {
+					t.Fatalf("curl %s as %s: %q, want 200 with user=%s\n%s", loc.curlFlag, u.User, out, u.User, a.ErrorLog())
+				}
+			})
+		}
+		t.Run(loc.scheme+" wrong password", func(t *testing.T) {
+			if out := curlAuth(t, a.URL+loc.path, loc.curlFlag, "alice", "wrong"); !strings.HasPrefix(out, "401\n") {
+				t.Fatalf("curl %s with a wrong password: %q, want 401", loc.curlFlag, out)
+			}
+		})
+	}
+}
+
+// curlAuth fetches url with curl's Basic or Digest support and returns the
+// status code, a newline and the body. The credentials go through a config
+// file on stdin, not argv, so that any password works.
+func curlAuth(t *testing.T, url, flag, user, password string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "curl", "-sS", "--noproxy", "*", "--max-time", "15", flag,
+		"-K", "-", "-w", "%{http_code}\n", "-o", "-", url)
+	esc := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
+	cmd.Stdin = strings.NewReader(`user = "` + esc.Replace(user+":"+password) + `"` + "\n")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("curl %s %s: %v\n%s", flag, url, err, out)
+	}
+	// -w writes after the body; put the status first.
+	s := string(out)
+	i := strings.LastIndex(strings.TrimSuffix(s, "\n"), "\n")
+	return s[i+1:] + s[:i+1]
 }
 
 // TestApacheNetBIOSNames checks that the options reach gss-ntlmssp: the

@@ -1,0 +1,37 @@
+package auth
+
+import "errors"
+
+// Sentinel errors. Functions wrap them with context; test with errors.Is.
+var (
+	// ErrMalformedChallenge reports a WWW-Authenticate or
+	// Proxy-Authenticate value that does not parse as RFC 7235 challenges,
+	// exceeds one of the limits (MaxChallengeHeaderBytes, MaxChallenges,
+	// MaxChallengeParams), or lacks a parameter its scheme requires (a
+	// Digest challenge without nonce or realm).
+	ErrMalformedChallenge = errors.New("auth: malformed challenge")
+
+	// ErrUnsupported reports a well-formed challenge this package cannot
+	// answer: an unknown Digest algorithm, a qop list without "auth" or
+	// "auth-int", a challenge of another scheme handed to a scheme's client.
+	// The caller may try another challenge of the same response.
+	ErrUnsupported = errors.New("auth: unsupported challenge")
+
+	// ErrInvalidCredentials reports a user name or password that cannot be
+	// sent at all (e.g. a Basic user name containing ':', or control
+	// characters), as opposed to a wrong password, which only the server
+	// can tell.
+	ErrInvalidCredentials = errors.New("auth: invalid credentials")
+
+	// ErrRejected reports that the peer refused the credentials or broke
+	// off a handshake. The Transport does not retry a rejected credential
+	// (domain accounts lock out after a few failures); the caller sees
+	// the 401 or 407 response instead of an error where there is one.
+	ErrRejected = errors.New("auth: credentials rejected")
+	// ErrTooManyRounds reports a handshake that did not finish within
+	// Transport.MaxRounds legs.
+	ErrTooManyRounds = errors.New("auth: too many authentication rounds")
+	// ErrBodyNotReplayable reports a request whose body was already sent
+	// once and has no GetBody to send it again.
+	ErrBodyNotReplayable = errors.New("auth: request body cannot be sent again")
+)

@@ -1,0 +1,718 @@
+package auth
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/sesame-auth/sesame/httpconn"
+)
+
+// maxRestarts bounds how often one request starts over on a new
+// connection because the peer closed the old one.
+const maxRestarts = 3
+
+// retryable reports errors that mean the peer closed the connection
+// rather than answered: EOF before a response, or a reset.
+func retryable(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, httpconn.ErrClosed)
+}
+
+// DefaultMaxRounds bounds the legs of one request's authentication.
+const DefaultMaxRounds = 8
+
+// maxDiscard is how much of a 401/407 body is read to keep the connection;
+// error pages are small, and a connection mid-handshake is worth keeping.
+const maxDiscard = 1 << 20
+
+// Transport is an http.RoundTripper that answers 401 (origin) and 407
+// (proxy) challenges with the configured credentials, choosing the
+// strongest scheme the peer offers (Negotiate > NTLM > Digest > Basic).
+//
+// It speaks HTTP/1.1 on connections of its own (package httpconn), so
+// that every leg of an NTLM or Negotiate handshake travels on one
+// connection and an authenticated connection is reused without a new
+// handshake. Connections are pooled per peer and identity: one user's
+// authenticated connection is never used for another's request. HTTPS
+// through a proxy goes through a CONNECT tunnel that is authenticated
+// first; see also [Transport.DialTunnel] for use with http.Transport
+// (and HTTP/2) inside the tunnel.
+//
+// A Transport is safe for concurrent use; configure it before first use.
+type Transport struct {
+	// Proxy returns the proxy for a request, as http.Transport.Proxy
+	// does; nil means http.ProxyFromEnvironment. A nil URL means direct.
+	Proxy func(*http.Request) (*url.URL, error)
+	// Credentials answer origin servers' 401 challenges.
+	Credentials []Credential
+	// ProxyCredentials answer proxies' 407 challenges.
+	ProxyCredentials []Credential
+	// AllowBasicOverHTTP permits sending Basic credentials to an origin
+	// over plain HTTP, where anyone on the path can read them. Proxies
+	// are always allowed: the link to a local corporate proxy is plain
+	// HTTP almost everywhere.
+	AllowBasicOverHTTP bool
+	// TLSClientConfig is used for TLS to origins and https proxies.
+	TLSClientConfig *tls.Config
+	// Dialer opens TCP connections; nil means a net.Dialer with a 30 s
+	// timeout.
+	Dialer *net.Dialer
+	// MaxRounds bounds the legs of one request; default DefaultMaxRounds.
+	MaxRounds int
+	// MaxIdleConnsPerHost and IdleConnTimeout configure the pool; see
+	// httpconn.Pool.
+	MaxIdleConnsPerHost int
+	IdleConnTimeout     time.Duration
+	// Logger receives one debug record per handshake leg (scheme, peer,
+	// status; never a token or secret). nil means slog.Default().
+	Logger *slog.Logger
+
+	once   sync.Once
+	pool   *httpconn.Pool
+	mu     sync.Mutex
+	known  map[string]*knownAuth // peer -> what authenticated there last
+	failed map[string]bool       // peer + scheme + identity -> rejected
+}
+
+// knownAuth remembers what a peer accepted, to authenticate later
+// requests (and new connections) without waiting for a challenge first.
+type knownAuth struct {
+	cred Credential
+	ch   *Challenge // the last challenge (Digest needs its nonce)
+}
+
+func (t *Transport) init() {
+	t.once.Do(func() {
+		t.pool = &httpconn.Pool{Dial: t.dial, MaxIdlePerKey: t.MaxIdleConnsPerHost, IdleTimeout: t.IdleConnTimeout}
+		t.known = make(map[string]*knownAuth)
+		t.failed = make(map[string]bool)
+	})
+}
+
+// CloseIdleConnections closes pooled connections, as http.Transport's
+// method of the same name does (http.Client calls it).
+func (t *Transport) CloseIdleConnections() {
+	t.init()
+	t.pool.CloseIdle()
+}
+
+// PoolStats returns the connection pool's counters.
+func (t *Transport) PoolStats() httpconn.Stats {
+	t.init()
+	return t.pool.Stats()
+}
+
+func (t *Transport) logger() *slog.Logger {
+	if t.Logger != nil {
+		return t.Logger
+	}
+	return slog.Default()
+}
+
+func (t *Transport) maxRounds() int {
+	if t.MaxRounds > 0 {
+		return t.MaxRounds
+	}
+	return DefaultMaxRounds
+}
+
+func (t *Transport) proxyFor(req *http.Request) (*url.URL, error) {
+	if t.Proxy != nil {
+		return t.Proxy(req)
+	}
+	return http.ProxyFromEnvironment(req)
+}
+
+// identities labels a credential list for pool keys.
+func identities(creds []Credential) string {
+	ids := make([]string, 0, len(creds))
+	for _, c := range creds {
+		ids = append(ids, c.Scheme()+":"+c.Identity())
+	}
+	sort.Strings(ids)
+	return strings.Join(ids, ",")
+}
+
+// canonicalAddr returns host:port with the scheme's default port.
+func canonicalAddr(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+	}
+	return net.JoinHostPort(u.Hostname(), port)
+}
+
+// RoundTrip sends req, answering authentication challenges on the way.
+// A 401 or 407 that the credentials cannot answer (none fit, or they were
+// rejected) is returned as the response, as http.Transport would.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	t.init()
+	if req.URL == nil || (req.URL.Scheme != "http" && req.URL.Scheme != "https") {
+		return nil, fmt.Errorf("auth: unsupported URL %v", req.URL)
+	}
+	if req.URL.Host == "" {
+		return nil, fmt.Errorf("auth: URL %s has no host", req.URL.Redacted())
+	}
+	proxyURL, err := t.proxyFor(req)
+	if err != nil {
+		return nil, fmt.Errorf("auth: proxy for %s: %w", req.URL.Redacted(), err)
+	}
+	originID := identities(t.Credentials)
+	var key httpconn.Key
+	proxyForm := false
+	if proxyURL != nil && req.URL.Scheme == "http" {
+		key = httpconn.Key{Addr: canonicalAddr(proxyURL), TLS: proxyURL.Scheme == "https", Identity: identities(t.ProxyCredentials) + "|" + originID}
+		proxyForm = true
+	} else {
+		key = httpconn.Key{Addr: canonicalAddr(req.URL), TLS: req.URL.Scheme == "https", Identity: originID}
+		if proxyURL != nil {
+			key.Via = proxyURL.Scheme + "://" + canonicalAddr(proxyURL) + "|" + identities(t.ProxyCredentials)
+		}
+	}
+	ctx := req.Context()
+	ex := &exchange{t: t, req: req, key: key, proxyForm: proxyForm, proxyURL: proxyURL}
+	resp, conn, err := ex.run(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if resp.Body == http.NoBody {
+		t.pool.Put(conn)
+		return resp, nil
+	}
+	resp.Body = &pooledBody{ReadCloser: resp.Body, conn: conn, pool: t.pool}
+	return resp, nil
+}
+
+// pooledBody gives the connection back to the pool once the response
+// body is finished with.
+type pooledBody struct {
+	io.ReadCloser
+	conn *httpconn.Conn
+	pool *httpconn.Pool
+	once sync.Once
+}
+
+func (b *pooledBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil {
+		b.once.Do(func() { b.pool.Put(b.conn) })
+	}
+	return n, err
+}
+
+func (b *pooledBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.once.Do(func() { b.pool.Put(b.conn) })
+	return err
+}
+
+// dial opens a pooled connection: directly, or through an authenticated
+// CONNECT tunnel when key.Via names a proxy.
+func (t *Transport) dial(ctx context.Context, key httpconn.Key) (*httpconn.Conn, error) {
+	if key.Via == "" {
+		return httpconn.Dial(ctx, t.Dialer, key, t.TLSClientConfig)
+	}
+	proxyPart, _, _ := strings.Cut(key.Via, "|")
+	proxyURL, err := url.Parse(proxyPart)
+	if err != nil {
+		return nil, err
+	}
+	nc, err := t.DialTunnel(ctx, proxyURL, key.Addr)
+	if err != nil {
+		return nil, err
+	}
+	if !key.TLS {
+		return httpconn.NewConn(nc, key), nil
+	}
+	cfg := t.TLSClientConfig.Clone()
+	if cfg == nil {
+		cfg = &tls.Config{}
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName, _, _ = net.SplitHostPort(key.Addr)
+	}
+	cfg.NextProtos = []string{"http/1.1"}
+	tc := tls.Client(nc, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("auth: TLS handshake with %s through %s: %w", key.Addr, proxyURL.Host, err)
+	}
+	return httpconn.NewConn(tc, key), nil
+}
+
+// ProxyConnectError reports a CONNECT that the proxy refused.
+type ProxyConnectError struct {
+	Proxy, Target string
+	StatusCode    int
+	Status        string
+}
+
+func (e *ProxyConnectError) Error() string {
+	return fmt.Sprintf("auth: proxy %s refused CONNECT %s: %s", e.Proxy, e.Target, e.Status)
+}
+
+// DialTunnel opens a tunnel to addr (host:port) through the proxy with
+// CONNECT, answering the proxy's 407 with ProxyCredentials on the tunnel's
+// own connection. The result is a plain connection to addr; to use it
+// with net/http (and HTTP/2), set http.Transport.DialContext to a function
+// that calls DialTunnel, and Proxy to nil.
+func (t *Transport) DialTunnel(ctx context.Context, proxyURL *url.URL, addr string) (net.Conn, error) {
+	t.init()
+	pkey := httpconn.Key{Addr: canonicalAddr(proxyURL), TLS: proxyURL.Scheme == "https"}
+	conn, err := httpconn.Dial(ctx, t.Dialer, pkey, t.TLSClientConfig)
+	if err != nil {
+		return nil, err
+	}
+	req := &http.Request{
+		Method: http.MethodConnect, URL: &url.URL{Host: addr}, Host: addr,
+		Header: http.Header{}, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+	}
+	req = req.WithContext(ctx)
+	ex := &exchange{t: t, req: req, key: pkey, connect: true, proxyURL: proxyURL, fixed: conn}
+	resp, conn, err := ex.run(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode/100 != 2 {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, maxDiscard))
+		resp.Body.Close()
+		conn.Close()
+		return nil, &ProxyConnectError{Proxy: proxyURL.Host, Target: addr, StatusCode: resp.StatusCode, Status: resp.Status}
+	}
+	return conn.Tunnel(), nil
+}
+
+// leg is the state of one side's authentication (proxy or origin) within
+// one request.
+type leg struct {
+	cred  Credential
+	hs    Handshake
+	value string // header value to send on the next request
+	final bool   // value completes the client's side
+	sent  bool   // a final value has been sent
+	stale int    // Digest stale=true retries used
+}
+
+// exchange is one request's trip through the authentication rounds.
+type exchange struct {
+	t         *Transport
+	req       *http.Request
+	key       httpconn.Key
+	proxyForm bool // request line in absolute form to a proxy
+	connect   bool // a CONNECT to a proxy
+	proxyURL  *url.URL
+	fixed     *httpconn.Conn // the connection to use (CONNECT), else pooled
+
+	proxy, origin *leg
+	bodyUsed      bool
+	restarts      int
+}
+
+// peer names the peer of each side for the known/failed maps.
+func (ex *exchange) proxyPeer() string  { return "proxy " + canonicalAddr(ex.proxyURL) }
+func (ex *exchange) originPeer() string { return "origin " + canonicalAddr(ex.req.URL) }
+
+// toProxy reports whether the connection's peer is the proxy (so a 407
+// is the proxy's), rather than the origin through a tunnel.
+func (ex *exchange) toProxy() bool { return ex.proxyForm || ex.connect }
+
+func (ex *exchange) run(ctx context.Context) (*http.Response, *httpconn.Conn, error) {
+	t := ex.t
+	conn, _, err := ex.getConn(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	ex.preempt(conn)
+	for round := 0; ; round++ {
+		if round >= t.maxRounds() {
+			conn.Close()
+			return nil, nil, fmt.Errorf("auth: %s %s: %w (%d)", ex.req.Method, ex.req.URL.Redacted(), ErrTooManyRounds, round)
+		}
+		out, err := ex.build()
+		if err != nil {
+			conn.Close()
+			return nil, nil, err
+		}
+		resp, err := conn.RoundTrip(ctx, out, ex.proxyForm)
+		if err != nil {
+			// A peer may close a keep-alive connection at any moment
+			// (idle timeout, overload); the request then fails before
+			// any response. It is sent again on a new connection, with
+			// any connection-bound handshake started over, when that
+			// is safe: the body can be sent again, or was not sent.
+			if ctx.Err() == nil && ex.canResend() && ex.fixed == nil && ex.restarts < maxRestarts && retryable(err) {
+				ex.restarts++
+				ex.bodyUsed = false
+				if conn, _, err = ex.freshConn(ctx); err != nil {
+					return nil, nil, err
+				}
+				ex.restartBound()
+				ex.preempt(conn)
+				continue
+			}
+			return nil, nil, err
+		}
+		next, err := ex.handle(ctx, conn, resp)
+		if err != nil {
+			resp.Body.Close()
+			conn.Close()
+			return nil, nil, err
+		}
+		if !next {
+			ex.succeed(conn, resp)
+			return resp, conn, nil
+		}
+		io.Copy(io.Discard, io.LimitReader(resp.Body, maxDiscard))
+		resp.Body.Close()
+		if !conn.Reusable() {
+			// The peer closed the connection mid-handshake. A
+			// connection-bound handshake must start over on a new one.
+			if ex.restarts++; ex.restarts > maxRestarts || ex.fixed != nil {
+				return nil, nil, fmt.Errorf("auth: %s closed the connection during authentication: %w", conn.Key.Addr, ErrRejected)
+			}
+			if conn, _, err = ex.freshConn(ctx); err != nil {
+				return nil, nil, err
+			}
+			ex.restartBound()
+		}
+	}
+}
+
+func (ex *exchange) getConn(ctx context.Context) (*httpconn.Conn, bool, error) {
+	if ex.fixed != nil {
+		return ex.fixed, false, nil
+	}
+	return ex.t.pool.Get(ctx, ex.key)
+}
+
+func (ex *exchange) freshConn(ctx context.Context) (*httpconn.Conn, bool, error) {
+	if ex.fixed != nil {
+		return nil, false, fmt.Errorf("auth: connection to %s lost during CONNECT", ex.fixed.Key.Addr)
+	}
+	c, err := ex.t.dial(ctx, ex.key)
+	return c, false, err
+}
+
+// reset forgets the handshake state after a connection was replaced
+// before any challenge arrived.
+func (ex *exchange) reset() { ex.proxy, ex.origin = nil, nil }
+
+// restartBound drops connection-bound handshakes, which cannot continue
+// on a new connection; per-request ones (Basic, Digest) stay.
+func (ex *exchange) restartBound() {
+	for _, l := range []**leg{&ex.proxy, &ex.origin} {
+		if *l != nil && ConnectionBound((*l).cred.Scheme()) {
+			*l = nil
+		}
+	}
+}
+
+// preempt starts a handshake before any challenge when this peer
+// accepted a scheme before, saving a round trip: Basic and Digest on
+// every request, NTLM and Negotiate on connections not yet authenticated.
+func (ex *exchange) preempt(conn *httpconn.Conn) {
+	t := ex.t
+	try := func(peer string, target *Target, slot **leg) {
+		t.mu.Lock()
+		k := t.known[peer]
+		t.mu.Unlock()
+		if k == nil || (ConnectionBound(k.cred.Scheme()) && conn.Authenticated) {
+			return
+		}
+		if !ConnectionBound(k.cred.Scheme()) && k.ch == nil {
+			return
+		}
+		hs, err := k.cred.Start(target)
+		if err != nil {
+			return
+		}
+		v, final, err := hs.Next(ex.req.Context(), k.ch)
+		if err != nil {
+			return
+		}
+		*slot = &leg{cred: k.cred, hs: hs, value: v, final: final}
+	}
+	if ex.proxyURL != nil && ex.toProxy() && len(t.ProxyCredentials) > 0 {
+		try(ex.proxyPeer(), ex.target(conn, true), &ex.proxy)
+	}
+	if !ex.connect && len(t.Credentials) > 0 && ex.req.Header.Get("Authorization") == "" {
+		try(ex.originPeer(), ex.target(conn, false), &ex.origin)
+	}
+}
+
+// target describes the peer of one side for a handshake.
+func (ex *exchange) target(conn *httpconn.Conn, proxy bool) *Target {
+	r := ex.req
+	if proxy {
+		uri := r.URL.String()
+		if ex.connect {
+			uri = r.URL.Host
+		}
+		return &Target{Host: ex.proxyURL.Hostname(), Proxy: true, Method: r.Method, URI: uri, Body: ex.bodyForHash()}
+	}
+	uri := r.URL.RequestURI()
+	if ex.proxyForm {
+		uri = r.URL.String()
+	}
+	t := &Target{Host: r.URL.Hostname(), Method: r.Method, URI: uri, Body: ex.bodyForHash()}
+	if tc, ok := conn.NetConn().(*tls.Conn); ok {
+		if certs := tc.ConnectionState().PeerCertificates; len(certs) > 0 {
+			t.ServerCertificate = certs[0]
+		}
+	}
+	return t
+}
+
+// bodyForHash returns the body for Digest auth-int when it can be read
+// again and is small enough to hash in memory.
+func (ex *exchange) bodyForHash() func() ([]byte, error) {
+	r := ex.req
+	if r.Body == nil || r.Body == http.NoBody {
+		return func() ([]byte, error) { return nil, nil }
+	}
+	if r.GetBody == nil || r.ContentLength < 0 || r.ContentLength > 1<<20 {
+		return nil
+	}
+	return func() ([]byte, error) {
+		b, err := r.GetBody()
+		if err != nil {
+			return nil, err
+		}
+		defer b.Close()
+		return io.ReadAll(io.LimitReader(b, 1<<20))
+	}
+}
+
+func (ex *exchange) canResend() bool {
+	r := ex.req
+	return !ex.bodyUsed || r.Body == nil || r.Body == http.NoBody || r.GetBody != nil
+}
+
+// build makes the request for the next leg: the caller's request with the
+// current credentials, and with its body only when no side is in the
+// middle of a multi-leg handshake (those legs carry an empty body, so a
+// large upload is sent once, on the leg that completes authentication).
+func (ex *exchange) build() (*http.Request, error) {
+	r := ex.req
+	out := r.Clone(r.Context())
+	if ex.proxy != nil && ex.proxy.value != "" {
+		out.Header.Set("Proxy-Authorization", ex.proxy.value)
+	}
+	if ex.origin != nil && ex.origin.value != "" {
+		out.Header.Set("Authorization", ex.origin.value)
+	}
+	midHandshake := (ex.proxy != nil && !ex.proxy.final) || (ex.origin != nil && !ex.origin.final)
+	hasBody := r.Body != nil && r.Body != http.NoBody
+	switch {
+	case !hasBody:
+	case midHandshake:
+		out.Body, out.ContentLength, out.GetBody = nil, 0, nil
+		out.TransferEncoding = nil
+	case !ex.bodyUsed:
+		ex.bodyUsed = true
+		out.Body = r.Body
+	case r.GetBody != nil:
+		b, err := r.GetBody()
+		if err != nil {
+			return nil, fmt.Errorf("auth: replay request body: %w", err)
+		}
+		out.Body = b
+	default:
+		return nil, fmt.Errorf("auth: %s %s: %w", r.Method, r.URL.Redacted(), ErrBodyNotReplayable)
+	}
+	if ex.proxy != nil && ex.proxy.final {
+		ex.proxy.sent = true
+	}
+	if ex.origin != nil && ex.origin.final {
+		ex.origin.sent = true
+	}
+	return out, nil
+}
+
+// handle reads a response and decides whether another leg follows.
+func (ex *exchange) handle(ctx context.Context, conn *httpconn.Conn, resp *http.Response) (next bool, err error) {
+	t := ex.t
+	switch {
+	case resp.StatusCode == http.StatusProxyAuthRequired && ex.toProxy() && len(t.ProxyCredentials) > 0:
+		return ex.advance(ctx, &ex.proxy, resp, "Proxy-Authenticate", t.ProxyCredentials, ex.proxyPeer(), ex.target(conn, true))
+	case resp.StatusCode == http.StatusUnauthorized && !ex.connect && len(t.Credentials) > 0 && ex.req.Header.Get("Authorization") == "":
+		return ex.advance(ctx, &ex.origin, resp, "WWW-Authenticate", t.Credentials, ex.originPeer(), ex.target(conn, false))
+	}
+	return false, nil
+}
+
+// advance answers a 401/407. It returns next=false to hand the response
+// to the caller: nothing fits, or the credentials were rejected.
+func (ex *exchange) advance(ctx context.Context, slot **leg, resp *http.Response, header string, creds []Credential, peer string, target *Target) (bool, error) {
+	t := ex.t
+	chs, err := ParseChallenges(resp.Header.Values(header))
+	if err != nil {
+		return false, fmt.Errorf("auth: %s: %w", peer, err)
+	}
+	l := *slot
+	if l != nil && l.sent {
+		// Our final leg was answered with another challenge.
+		ch := findChallenge(chs, l.cred.Scheme())
+		if strings.EqualFold(l.cred.Scheme(), "Digest") && ch != nil && DigestStale(*ch) && l.stale == 0 {
+			// stale=true: right password, expired nonce; answer the
+			// new nonce once.
+			v, final, err := l.hs.Next(ctx, ch)
+			if err != nil {
+				return false, err
+			}
+			l.value, l.final, l.sent, l.stale = v, final, false, 1
+			ex.remember(peer, l.cred, ch)
+			return true, nil
+		}
+		t.reject(peer, l.cred)
+		t.logger().Debug("auth: credentials rejected", "peer", peer, "scheme", l.cred.Scheme(), "identity", l.cred.Identity(), "status", resp.StatusCode)
+		return false, nil
+	}
+	if l == nil {
+		cred, ch := t.choose(peer, creds, chs, target)
+		if cred == nil {
+			return false, nil
+		}
+		hs, err := cred.Start(target)
+		if err != nil {
+			return false, err
+		}
+		l = &leg{cred: cred, hs: hs}
+		*slot = l
+		v, final, err := hs.Next(ctx, ch)
+		if err != nil {
+			return false, err
+		}
+		l.value, l.final = v, final
+		t.logger().Debug("auth: handshake", "peer", peer, "scheme", cred.Scheme(), "identity", cred.Identity(), "status", resp.StatusCode)
+		ex.remember(peer, cred, ch)
+		return true, nil
+	}
+	ch := findChallenge(chs, l.cred.Scheme())
+	if ch == nil {
+		t.reject(peer, l.cred)
+		return false, nil
+	}
+	v, final, err := l.hs.Next(ctx, ch)
+	if err != nil {
+		if errors.Is(err, ErrRejected) {
+			t.reject(peer, l.cred)
+			return false, nil
+		}
+		return false, err
+	}
+	l.value, l.final = v, final
+	return true, nil
+}
+
+// succeed records what worked, after a response that needs no more legs.
+func (ex *exchange) succeed(conn *httpconn.Conn, resp *http.Response) {
+	for _, side := range []struct {
+		l      *leg
+		header string
+		peer   func() string
+	}{{ex.proxy, "Proxy-Authenticate", ex.proxyPeer}, {ex.origin, "WWW-Authenticate", ex.originPeer}} {
+		l := side.l
+		if l == nil || !l.sent {
+			continue
+		}
+		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusProxyAuthRequired {
+			continue
+		}
+		var ch *Challenge
+		if chs, err := ParseChallenges(resp.Header.Values(side.header)); err == nil {
+			ch = findChallenge(chs, l.cred.Scheme())
+		}
+		if err := l.hs.Finish(ch); err != nil {
+			ex.t.logger().Warn("auth: server authentication failed", "peer", side.peer(), "err", err)
+		}
+		if ConnectionBound(l.cred.Scheme()) {
+			conn.Authenticated = true
+			conn.Scheme = l.cred.Scheme()
+		}
+	}
+}
+
+// remember records the scheme a peer asked for, so later requests start
+// with it.
+func (ex *exchange) remember(peer string, cred Credential, ch *Challenge) {
+	t := ex.t
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.known[peer] = &knownAuth{cred: cred, ch: ch}
+}
+
+func failKey(peer string, c Credential) string { return peer + "|" + c.Scheme() + "|" + c.Identity() }
+
+// reject marks a credential as refused by a peer: it is not offered there
+// again (until ResetRejections), so a wrong password cannot lock an
+// account out through repeated attempts.
+func (t *Transport) reject(peer string, c Credential) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.failed[failKey(peer, c)] = true
+	if k := t.known[peer]; k != nil && k.cred == c {
+		delete(t.known, peer)
+	}
+}
+
+// ResetRejections forgets which credentials peers rejected, for example
+// after the user entered a new password.
+func (t *Transport) ResetRejections() {
+	t.init()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	clear(t.failed)
+}
+
+// choose picks the strongest credential whose scheme the peer offers.
+func (t *Transport) choose(peer string, creds []Credential, chs []Challenge, target *Target) (Credential, *Challenge) {
+	sorted := append([]Credential(nil), creds...)
+	sort.SliceStable(sorted, func(i, j int) bool { return rank(sorted[i].Scheme()) < rank(sorted[j].Scheme()) })
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, c := range sorted {
+		if t.failed[failKey(peer, c)] {
+			continue
+		}
+		if strings.EqualFold(c.Scheme(), "Basic") && !target.Proxy && !t.AllowBasicOverHTTP && target.ServerCertificate == nil {
+			continue
+		}
+		var ch *Challenge
+		if strings.EqualFold(c.Scheme(), "Digest") {
+			if d, ok := PreferDigest(chs); ok {
+				ch = &d
+			}
+		} else {
+			ch = findChallenge(chs, c.Scheme())
+		}
+		if ch != nil {
+			return c, ch
+		}
+	}
+	return nil, nil
+}
+
+func findChallenge(chs []Challenge, scheme string) *Challenge {
+	for i := range chs {
+		if strings.EqualFold(chs[i].Scheme, scheme) {
+			return &chs[i]
+		}
+	}
+	return nil
+}

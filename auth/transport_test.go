@@ -1,0 +1,184 @@
+package auth_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sesame-auth/sesame/auth"
+	"github.com/sesame-auth/sesame/internal/lab"
+	"github.com/sesame-auth/sesame/ntlm"
+)
+
+// noProxy keeps the environment's proxy settings out of tests.
+func noProxy(*http.Request) (*url.URL, error) { return nil, nil }
+
+func do(t *testing.T, tr http.RoundTripper, method, url string, body io.Reader) (*http.Response, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, string(b)
+}
+
+var apacheNTLMUsers = []lab.NTLMUser{{Domain: "CORP", User: "alice", Password: "AlicePass123"}}
+
+// The Transport against Apache's NTLM (stock gss-ntlmssp), Basic and
+// Digest: right credentials give 200 as the right user, wrong ones the
+// 401, after exactly one attempt.
+func TestTransportOriginApache(t *testing.T) {
+	ap := lab.StartApache(t, lab.ApacheOptions{NTLMUsers: apacheNTLMUsers, BasicUsers: interopUsers})
+	for _, tc := range []struct {
+		name, path string
+		cred       auth.Credential
+		code       int
+		user       string
+	}{
+		{"ntlm", "/ntlm/", &auth.NTLM{Client: ntlm.Client{User: `CORP\alice`, Password: "AlicePass123"}}, 200, `user=CORP\alice`},
+		{"ntlm wrong password", "/ntlm/", &auth.NTLM{Client: ntlm.Client{User: `CORP\alice`, Password: "nope"}}, 401, ""},
+		{"digest", "/digest/", &auth.Digest{User: "alice", Password: "AlicePass123"}, 200, "user=alice"},
+		{"digest wrong password", "/digest/", &auth.Digest{User: "alice", Password: "nope"}, 401, ""},
+		{"basic", "/basic/", &auth.Basic{User: "alice", Password: "AlicePass123"}, 200, "user=alice"},
+		{"basic wrong password", "/basic/", &auth.Basic{User: "alice", Password: "nope"}, 401, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := &auth.Transport{Proxy: noProxy, Credentials: []auth.Credential{tc.cred}, AllowBasicOverHTTP: true}
+			defer tr.CloseIdleConnections()
+			for i := 0; i < 3; i++ {
+				resp, body := do(t, tr, "GET", ap.URL+tc.path, nil)
+				if resp.StatusCode != tc.code || !strings.Contains(body, tc.user) {
+					t.Fatalf("request %d: %s, body %q\n%s", i, resp.Status, body, ap.ErrorLog())
+				}
+			}
+			s := tr.PoolStats()
+			if tc.code == 200 && s.Dials != 1 {
+				t.Errorf("3 requests took %d connections, want 1 (stats %+v)", s.Dials, s)
+			}
+		})
+	}
+}
+
+// Basic is never sent to an origin over plain HTTP unless allowed.
+func TestTransportNoBasicOverHTTP(t *testing.T) {
+	ap := lab.StartApache(t, lab.ApacheOptions{BasicUsers: interopUsers})
+	tr := &auth.Transport{Proxy: noProxy, Credentials: []auth.Credential{&auth.Basic{User: "alice", Password: "AlicePass123"}}}
+	resp, _ := do(t, tr, "GET", ap.URL+"/basic/", nil)
+	if resp.StatusCode != 401 {
+		t.Fatalf("status %s, want 401 (Basic withheld over plain HTTP)", resp.Status)
+	}
+}
+
+// A 10 MB upload through NTLM arrives intact, with a replayable body
+// (bytes.Reader, GetBody set) and with a non-replayable one (a pipe): the
+// handshake legs carry no body, so the body is sent once.
+func TestTransportNTLMLargePOST(t *testing.T) {
+	ap := lab.StartApache(t, lab.ApacheOptions{NTLMUsers: apacheNTLMUsers})
+	payload := make([]byte, 10<<20)
+	for i := range payload {
+		payload[i] = byte(i * 7)
+	}
+	want := fmt.Sprintf("%x", sha256.Sum256(payload))
+	tr := &auth.Transport{Proxy: noProxy, Credentials: []auth.Credential{&auth.NTLM{Client: ntlm.Client{User: `CORP\alice`, Password: "AlicePass123"}}}}
+	defer tr.CloseIdleConnections()
+	for _, replayable := range []bool{true, false} {
+		t.Run(fmt.Sprintf("replayable=%v", replayable), func(t *testing.T) {
+			var body io.Reader = bytes.NewReader(payload)
+			if !replayable {
+				pr, pw := io.Pipe()
+				go func() { pw.CloseWithError(copyAll(pw, payload)) }()
+				body = pr
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, "POST", ap.URL+"/ntlm/sha256.cgi", body)
+			if !replayable {
+				req.ContentLength = int64(len(payload))
+			}
+			resp, err := tr.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || !strings.Contains(string(got), want) {
+				t.Fatalf("%s: %q, want sha256 %s\n%s", resp.Status, got, want, ap.ErrorLog())
+			}
+		})
+	}
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func copyAll(w io.Writer, b []byte) error { _, err := w.Write(b); return err }
+
+// 100 goroutines × 20 requests on one Transport against NTLM: every
+// request succeeds, and no connection authenticates twice.
+func TestTransportNTLMConcurrent(t *testing.T) {
+	ap := lab.StartApache(t, lab.ApacheOptions{NTLMUsers: apacheNTLMUsers, MaxConnections: 128})
+	tr := &auth.Transport{Proxy: noProxy, MaxIdleConnsPerHost: 100,
+		Credentials: []auth.Credential{&auth.NTLM{Client: ntlm.Client{User: `CORP\alice`, Password: "AlicePass123"}}}}
+	defer tr.CloseIdleConnections()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var failures []string
+	for g := 0; g < 100; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 20; i++ {
+				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+				req, _ := http.NewRequestWithContext(ctx, "GET", ap.URL+"/ntlm/", nil)
+				resp, err := tr.RoundTrip(req)
+				if err == nil {
+					b, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != 200 || !strings.Contains(string(b), `user=CORP\alice`) {
+						err = errors.New(resp.Status)
+					}
+				}
+				cancel()
+				if err != nil {
+					mu.Lock()
+					failures = append(failures, err.Error())
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if len(failures) > 0 {
+		access, _ := os.ReadFile(filepath.Join(ap.Dir, "logs", "access.log"))
+		t.Logf("access log tail:\n%s", tail(string(access), 30))
+		t.Fatalf("%d of 2000 requests failed, e.g. %v\n%s", len(failures), failures[0], ap.ErrorLog())
+	}
+	t.Logf("pool: %+v", tr.PoolStats())
+}

@@ -1,0 +1,360 @@
+package httpconn
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Limits of a Conn.
+const (
+	// MaxResponseHeaderBytes bounds a response's status line and headers.
+	MaxResponseHeaderBytes = 1 << 20
+	// maxDrainBytes is how much of an unread response body Close reads to
+	// keep the connection; a larger remainder closes it instead, since
+	// reading it would cost more than a new connection.
+	maxDrainBytes = 256 << 10
+)
+
+// ErrBusy reports a RoundTrip on a Conn whose previous response body is
+// still open: HTTP/1.1 without pipelining answers in order, one at a time.
+var ErrBusy = errors.New("httpconn: connection busy with an earlier response")
+
+// ErrClosed reports use of a Conn that was closed or broken.
+var ErrClosed = errors.New("httpconn: connection closed")
+
+// Conn is one client connection speaking HTTP/1.1 with keep-alive. It
+// serves one request at a time; the response body must be read to EOF or
+// closed before the next request. It is safe to pass between goroutines
+// but not to use from two at once.
+type Conn struct {
+	nc net.Conn
+	lr *io.LimitedReader // between nc and br; bounds response heads
+	br *bufio.Reader
+	bw *bufio.Writer
+
+	// Key is what the connection leads to and who it speaks for; the
+	// Pool files it under this.
+	Key Key
+	// Authenticated records that a handshake succeeded on this
+	// connection, so later requests need none. Set by the caller.
+	Authenticated bool
+	// Scheme is the authentication scheme that authenticated it (for
+	// logs and metrics). Set by the caller.
+	Scheme string
+	// Handshakes counts the authentication handshakes begun on this
+	// connection. Updated by the caller.
+	Handshakes int
+
+	mu       sync.Mutex
+	busy     bool // a response body is open
+	broken   bool // unusable: error, Connection: close, or undrained body
+	closed   bool
+	lastUsed time.Time
+	requests int
+}
+
+// NewConn wraps an established connection (TCP, or TLS over TCP, or a
+// tunnel) for HTTP/1.1 use.
+func NewConn(nc net.Conn, key Key) *Conn {
+	lr := &io.LimitedReader{R: nc, N: math.MaxInt64}
+	return &Conn{
+		nc:       nc,
+		lr:       lr,
+		br:       bufio.NewReaderSize(lr, 32<<10),
+		bw:       bufio.NewWriterSize(nc, 32<<10),
+		Key:      key,
+		lastUsed: time.Now(),
+	}
+}
+
+// Dial opens a connection to key.Addr, with TLS when key.TLS is set, and
+// honours ctx for the whole of the dial and TLS handshake.
+func Dial(ctx context.Context, d *net.Dialer, key Key, tlsConfig *tls.Config) (*Conn, error) {
+	if d == nil {
+		d = &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	}
+	nc, err := d.DialContext(ctx, "tcp", key.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("httpconn: dial %s: %w", key.Addr, err)
+	}
+	if key.TLS {
+		cfg := tlsConfig.Clone()
+		if cfg == nil {
+			cfg = &tls.Config{}
+		}
+		if cfg.ServerName == "" {
+			host, _, _ := net.SplitHostPort(key.Addr)
+			cfg.ServerName = host
+		}
+		// NTLM and Negotiate bind to the connection: HTTP/2 multiplexing
+		// would break them, so this connection speaks HTTP/1.1 only.
+		cfg.NextProtos = []string{"http/1.1"}
+		tc := tls.Client(nc, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("httpconn: TLS handshake with %s: %w", key.Addr, err)
+		}
+		nc = tc
+	}
+	return NewConn(nc, key), nil
+}
+
+// NetConn returns the underlying connection, for the TLS state (channel
+// bindings) and for taking over a tunnel after CONNECT.
+func (c *Conn) NetConn() net.Conn { return c.nc }
+
+// Requests returns how many requests have been sent on the connection.
+func (c *Conn) Requests() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.requests
+}
+
+// Reusable reports whether another request may be sent: the last response
+// was read completely and did not ask to close the connection.
+func (c *Conn) Reusable() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.busy && !c.broken && !c.closed
+}
+
+// Close closes the connection.
+func (c *Conn) Close() error {
+	c.mu.Lock()
+	already := c.closed
+	c.closed, c.broken = true, true
+	c.mu.Unlock()
+	if already {
+		return nil
+	}
+	return c.nc.Close()
+}
+
+// RoundTrip sends req and reads the response head. With proxyForm the
+// request line carries the absolute URL, as a request to a forward proxy
+// must; otherwise it is origin-form (or authority-form for CONNECT).
+// Header fields are sent as they are in req.Header (plus Host, and a
+// Content-Length or chunked framing for the body); req.Body is sent and
+// closed.
+//
+// Every wait is bounded by ctx: cancelling it interrupts a blocked write
+// or read and breaks the connection. The response body reads from the
+// connection; reading it to EOF or closing it frees the connection for the
+// next request (see Reusable).
+func (c *Conn) RoundTrip(ctx context.Context, req *http.Request, proxyForm bool) (*http.Response, error) {
+	c.mu.Lock()
+	switch {
+	case c.closed || c.broken:
+		c.mu.Unlock()
+		return nil, ErrClosed
+	case c.busy:
+		c.mu.Unlock()
+		return nil, ErrBusy
+	}
+	c.busy = true
+	c.requests++
+	c.mu.Unlock()
+
+	stop := c.watch(ctx)
+	resp, err := c.roundTrip(req, proxyForm)
+	if err != nil {
+		stop()
+		c.fail()
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("httpconn: %s %s: %w", req.Method, req.URL.Redacted(), ctx.Err())
+		}
+		return nil, fmt.Errorf("httpconn: %s %s: %w", req.Method, req.URL.Redacted(), err)
+	}
+	if resp.Close || req.Close {
+		c.markBroken()
+	}
+	if req.Method == http.MethodConnect && resp.StatusCode/100 == 2 {
+		// The connection is now a tunnel: it belongs to the caller and
+		// never goes back to a pool.
+		stop()
+		c.markBroken()
+		c.mu.Lock()
+		c.busy = false
+		c.mu.Unlock()
+		return resp, nil
+	}
+	if resp.Body == http.NoBody {
+		stop()
+		c.release(true)
+		return resp, nil
+	}
+	resp.Body = &body{rc: resp.Body, c: c, stop: stop}
+	return resp, nil
+}
+
+func (c *Conn) roundTrip(req *http.Request, proxyForm bool) (*http.Response, error) {
+	var err error
+	if proxyForm {
+		err = req.WriteProxy(c.bw)
+	} else {
+		err = req.Write(c.bw)
+	}
+	if err == nil {
+		err = c.bw.Flush()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("write request: %w", err)
+	}
+	for {
+		resp, err := c.readResponse(req)
+		if err != nil {
+			return nil, fmt.Errorf("read response: %w", err)
+		}
+		// 1xx (100 Continue after the body was sent, 103 Early Hints)
+		// are interim: the real answer follows. 101 is final.
+		if resp.StatusCode >= 100 && resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
+			continue
+		}
+		return resp, nil
+	}
+}
+
+// readResponse is http.ReadResponse with a bound on the head's size: a
+// peer that streams header lines forever must not grow memory without end.
+// The limit applies to bytes pulled from the network while the head is
+// parsed; the body is unbounded (it streams).
+func (c *Conn) readResponse(req *http.Request) (*http.Response, error) {
+	c.lr.N = MaxResponseHeaderBytes
+	resp, err := http.ReadResponse(c.br, req)
+	exhausted := c.lr.N == 0
+	c.lr.N = math.MaxInt64
+	if err != nil && exhausted {
+		return nil, fmt.Errorf("response head exceeds %d bytes", MaxResponseHeaderBytes)
+	}
+	return resp, err
+}
+
+// watch makes ctx's deadline and cancellation interrupt blocked I/O on the
+// connection. The returned stop must be called once the exchange is over;
+// it clears the deadline again.
+func (c *Conn) watch(ctx context.Context) (stop func()) {
+	if d, ok := ctx.Deadline(); ok {
+		c.nc.SetDeadline(d)
+	}
+	stopAfter := context.AfterFunc(ctx, func() {
+		// A deadline in the past wakes every blocked Read and Write.
+		c.nc.SetDeadline(time.Unix(1, 0))
+	})
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			if !stopAfter() && ctx.Err() != nil {
+				// The AfterFunc ran: the connection is in an unknown
+				// state mid-message and cannot be reused.
+				c.markBroken()
+				return
+			}
+			c.nc.SetDeadline(time.Time{})
+		})
+	}
+}
+
+// fail marks the connection unusable after an I/O error and closes it.
+func (c *Conn) fail() {
+	c.mu.Lock()
+	c.busy = false
+	c.mu.Unlock()
+	c.Close()
+}
+
+func (c *Conn) markBroken() {
+	c.mu.Lock()
+	c.broken = true
+	c.mu.Unlock()
+}
+
+// release ends the current exchange: the body was read to EOF (clean) or
+// abandoned.
+func (c *Conn) release(clean bool) {
+	c.mu.Lock()
+	c.busy = false
+	c.lastUsed = time.Now()
+	if !clean {
+		c.broken = true
+	}
+	broken := c.broken
+	c.mu.Unlock()
+	if broken {
+		c.Close()
+	}
+}
+
+// Tunnel returns the connection as a net.Conn for use as a tunnel after a
+// successful CONNECT: bytes the peer sent after the response head (already
+// buffered) are read first. The Conn must not be used for HTTP afterwards.
+func (c *Conn) Tunnel() net.Conn {
+	c.markBroken()
+	if c.br.Buffered() == 0 {
+		return c.nc
+	}
+	return &bufferedConn{Conn: c.nc, r: io.MultiReader(io.LimitReader(c.br, int64(c.br.Buffered())), c.nc)}
+}
+
+type bufferedConn struct {
+	net.Conn
+	r io.Reader
+}
+
+func (b *bufferedConn) Read(p []byte) (int, error) { return b.r.Read(p) }
+
+// body is a response body that hands the connection back when it is read
+// to the end, and breaks it when abandoned with much left unread.
+type body struct {
+	rc   io.ReadCloser
+	c    *Conn
+	stop func()
+	mu   sync.Mutex
+	done bool
+}
+
+func (b *body) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if err == io.EOF {
+		b.finish(true)
+	} else if err != nil {
+		b.finish(false)
+	}
+	return n, err
+}
+
+// Close drains a small remainder so the connection can be reused (an
+// authenticated connection is worth keeping), or breaks it.
+func (b *body) Close() error {
+	b.mu.Lock()
+	done := b.done
+	b.mu.Unlock()
+	if done {
+		return nil
+	}
+	n, err := io.CopyN(io.Discard, b.rc, maxDrainBytes+1)
+	clean := err == io.EOF && n <= maxDrainBytes
+	b.rc.Close()
+	b.finish(clean)
+	return nil
+}
+
+func (b *body) finish(clean bool) {
+	b.mu.Lock()
+	if b.done {
+		b.mu.Unlock()
+		return
+	}
+	b.done = true
+	b.mu.Unlock()
+	b.stop()
+	b.c.release(clean)
+}
