@@ -22,6 +22,8 @@ PKGS=(
   python3-requests python3-requests-ntlm    # requests-ntlm: an independent client of our acceptor
   ca-certificates openssl                   # TLS peers and test certificates
   procps iproute2                           # pgrep/ps and ss: checking that tests leave no process or socket
+  krb5-kdc krb5-admin-server krb5-user      # MIT KDC (StartKDC): krb5kdc, kdb5_util; kadmin.local only (kadmind never runs); kinit/klist/kvno
+  squid                                     # upstream proxy (StartSquid) with basic/digest/negotiate helpers
 )
 
 me=install-test-deps.sh

@@ -18,6 +18,15 @@
 //     a real NTLMv2 verifier. Deliberately without any compatibility shim:
 //     gss-ntlmssp rejects the compact messages some clients (curl, cntlm)
 //     send, and sesame's client must work against it anyway.
+//   - [StartKDC]: MIT krb5kdc with a realm of its own (default CORP.TEST),
+//     users that need pre-authentication, HTTP/localhost and
+//     HTTP/127.0.0.1 in a service keytab, a client krb5.conf without DNS
+//     or reverse lookups, and [KDC.Kinit] for FILE ccaches.
+//   - [StartSquid]: squid as an upstream proxy demanding Basic, Digest,
+//     Negotiate (with a [KDC]) or NTLM (real gss-ntlmssp verification,
+//     strict by default) or nothing; loopback destinations only, and an
+//     access log that shows the handshakes per client connection
+//     ([Squid.Connections]).
 //
 // Missing peers fail the test (via [Require]); they never skip it. A
 // skipped interop test looks like a passing one in CI, which is how interop

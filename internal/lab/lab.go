@@ -34,6 +34,16 @@ var debPackages = map[string]string{
 	"pgrep":                 "procps",
 	"ps":                    "procps",
 	"ss":                    "iproute2",
+	krb5kdcBin:              "krb5-kdc",
+	kdb5UtilBin:             "krb5-kdc",
+	kadminLocalBin:          "krb5-admin-server",
+	kinitBin:                "krb5-user",
+	klistBin:                "krb5-user",
+	kvnoBin:                 "krb5-user",
+	squidBin:                "squid",
+	basicNCSAAuth:           "squid",
+	digestFileAuth:          "squid",
+	negotiateKrb5:           "squid",
 }
 
 // sbinDirs are searched after $PATH: Debian installs daemons (apache2) in
