@@ -30,6 +30,11 @@ func retryable(err error) bool {
 		errors.Is(err, syscall.EPIPE) || errors.Is(err, httpconn.ErrClosed)
 }
 
+// expectContinueMin is the body size above which a request to a peer
+// that has not authenticated us yet asks with "Expect: 100-continue"
+// before sending it; curl's threshold is similar (1 MiB).
+const expectContinueMin = 64 << 10
+
 // DefaultMaxRounds bounds the legs of one request's authentication.
 const DefaultMaxRounds = 8
 
@@ -343,7 +348,7 @@ func (ex *exchange) run(ctx context.Context) (*http.Response, *httpconn.Conn, er
 			conn.Close()
 			return nil, nil, fmt.Errorf("auth: %s %s: %w (%d)", ex.req.Method, ex.req.URL.Redacted(), ErrTooManyRounds, round)
 		}
-		out, err := ex.build()
+		out, err := ex.build(conn)
 		if err != nil {
 			conn.Close()
 			return nil, nil, err
@@ -367,6 +372,9 @@ func (ex *exchange) run(ctx context.Context) (*http.Response, *httpconn.Conn, er
 			}
 			return nil, nil, err
 		}
+		if conn.BodyWithheld() {
+			ex.bodyUsed = false
+		}
 		next, err := ex.handle(ctx, conn, resp)
 		if err != nil {
 			resp.Body.Close()
@@ -389,6 +397,7 @@ func (ex *exchange) run(ctx context.Context) (*http.Response, *httpconn.Conn, er
 				return nil, nil, err
 			}
 			ex.restartBound()
+			ex.preempt(conn)
 		}
 	}
 }
@@ -507,7 +516,7 @@ func (ex *exchange) canResend() bool {
 // current credentials, and with its body only when no side is in the
 // middle of a multi-leg handshake (those legs carry an empty body, so a
 // large upload is sent once, on the leg that completes authentication).
-func (ex *exchange) build() (*http.Request, error) {
+func (ex *exchange) build(conn *httpconn.Conn) (*http.Request, error) {
 	r := ex.req
 	out := r.Clone(r.Context())
 	if ex.proxy != nil && ex.proxy.value != "" {
@@ -526,6 +535,15 @@ func (ex *exchange) build() (*http.Request, error) {
 	case !ex.bodyUsed:
 		ex.bodyUsed = true
 		out.Body = r.Body
+		if (r.GetBody == nil || r.ContentLength < 0 || r.ContentLength > expectContinueMin) &&
+			ex.proxy == nil && ex.origin == nil && !conn.Authenticated && out.Header.Get("Expect") == "" {
+			// A body that cannot be sent twice, or is large, to a peer
+			// that may challenge: ask first (RFC 9110 10.1.1), so a
+			// 401/407 arrives before the body is spent. squid, for
+			// one, stops reading a large body it will refuse and
+			// never answers until the client gives up.
+			out.Header.Set("Expect", "100-continue")
+		}
 	case r.GetBody != nil:
 		b, err := r.GetBody()
 		if err != nil {

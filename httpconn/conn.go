@@ -10,6 +10,8 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"os"
+	"strings"
 	"sync"
 	"time"
 )
@@ -54,12 +56,13 @@ type Conn struct {
 	// connection. Updated by the caller.
 	Handshakes int
 
-	mu       sync.Mutex
-	busy     bool // a response body is open
-	broken   bool // unusable: error, Connection: close, or undrained body
-	closed   bool
-	lastUsed time.Time
-	requests int
+	mu           sync.Mutex
+	busy         bool // a response body is open
+	bodyWithheld bool // see BodyWithheld
+	broken       bool // unusable: error, Connection: close, or undrained body
+	closed       bool
+	lastUsed     time.Time
+	requests     int
 }
 
 // NewConn wraps an established connection (TCP, or TLS over TCP, or a
@@ -161,6 +164,7 @@ func (c *Conn) RoundTrip(ctx context.Context, req *http.Request, proxyForm bool)
 		return nil, ErrBusy
 	}
 	c.busy = true
+	c.bodyWithheld = false
 	c.requests++
 	c.mu.Unlock()
 
@@ -171,6 +175,11 @@ func (c *Conn) RoundTrip(ctx context.Context, req *http.Request, proxyForm bool)
 		c.fail()
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("httpconn: %s %s: %w", req.Method, req.URL.Redacted(), ctx.Err())
+		}
+		if _, ok := ctx.Deadline(); ok && errors.Is(err, os.ErrDeadlineExceeded) {
+			// The connection's deadline is the context's; it can fire
+			// a moment before the context's own timer does.
+			return nil, fmt.Errorf("httpconn: %s %s: %w", req.Method, req.URL.Redacted(), context.DeadlineExceeded)
 		}
 		return nil, fmt.Errorf("httpconn: %s %s: %w", req.Method, req.URL.Redacted(), err)
 	}
@@ -197,30 +206,161 @@ func (c *Conn) RoundTrip(ctx context.Context, req *http.Request, proxyForm bool)
 }
 
 func (c *Conn) roundTrip(req *http.Request, proxyForm bool) (*http.Response, error) {
-	var err error
-	if proxyForm {
-		err = req.WriteProxy(c.bw)
-	} else {
-		err = req.Write(c.bw)
+	write := func(req *http.Request) error {
+		var err error
+		if proxyForm {
+			err = req.WriteProxy(c.bw)
+		} else {
+			err = req.Write(c.bw)
+		}
+		if err == nil {
+			err = c.bw.Flush()
+		}
+		return err
 	}
-	if err == nil {
-		err = c.bw.Flush()
+	if req.Body == nil || req.Body == http.NoBody {
+		if err := write(req); err != nil {
+			return nil, fmt.Errorf("write request: %w", err)
+		}
+		return c.readFinal(req, nil)
 	}
+	// With a body, the request is written by a goroutine while the
+	// response is read here: a server may answer (401, 407, 413) before
+	// it has read the body, and must not deadlock against our write.
+	var gate *gatedBody
+	if strings.EqualFold(req.Header.Get("Expect"), "100-continue") {
+		gate = &gatedBody{rc: req.Body, opened: make(chan struct{}), aborted: make(chan struct{})}
+		req = req.WithContext(req.Context()) // a copy: Body is ours to swap
+		req.Body = gate
+		timer := time.AfterFunc(ExpectContinueTimeout, gate.open)
+		defer timer.Stop()
+	}
+	written := make(chan error, 1)
+	go func() { written <- write(req) }()
+	resp, err := c.readFinal(req, gate)
 	if err != nil {
-		return nil, fmt.Errorf("write request: %w", err)
+		if gate != nil {
+			gate.abort()
+		}
+		select {
+		case werr := <-written:
+			if werr != nil && !errors.Is(werr, errWithheld) {
+				return nil, fmt.Errorf("write request: %w", werr)
+			}
+		default:
+		}
+		return nil, fmt.Errorf("read response: %w", err)
 	}
+	if gate != nil && gate.abort() {
+		// A final answer before 100 Continue: the body was not sent,
+		// and the caller may send it elsewhere. The server may still
+		// expect it, so the connection is done.
+		c.bodyWithheld = true
+		c.markBroken()
+		<-written
+		return resp, nil
+	}
+	select {
+	case werr := <-written:
+		if werr != nil {
+			c.markBroken()
+		}
+	case <-time.After(writeDrainTimeout):
+		// The server answered without reading the whole body and is
+		// not reading the rest: this connection cannot be reused.
+		c.markBroken()
+		go func() { <-written }()
+	}
+	return resp, nil
+}
+
+// ExpectContinueTimeout is how long a request with "Expect: 100-continue"
+// waits for the interim response before sending its body anyway, as curl
+// does (RFC 9110 10.1.1: servers may ignore Expect).
+var ExpectContinueTimeout = time.Second
+
+// writeDrainTimeout bounds how long a final response waits for the
+// request body's upload to finish before the connection is given up.
+const writeDrainTimeout = 5 * time.Second
+
+// BodyWithheld reports whether the last RoundTrip, sent with "Expect:
+// 100-continue", got its final response before the body was sent: the
+// request body is then unread and can be sent again.
+func (c *Conn) BodyWithheld() bool { return c.bodyWithheld }
+
+// readFinal reads responses until a final (non-1xx) one, opening the
+// gate on 100 Continue.
+func (c *Conn) readFinal(req *http.Request, gate *gatedBody) (*http.Response, error) {
 	for {
 		resp, err := c.readResponse(req)
 		if err != nil {
-			return nil, fmt.Errorf("read response: %w", err)
+			return nil, err
 		}
-		// 1xx (100 Continue after the body was sent, 103 Early Hints)
-		// are interim: the real answer follows. 101 is final.
+		// 1xx (100 Continue, 103 Early Hints) are interim: the real
+		// answer follows. 101 is final.
 		if resp.StatusCode >= 100 && resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
+			if resp.StatusCode == http.StatusContinue && gate != nil {
+				gate.open()
+			}
 			continue
 		}
 		return resp, nil
 	}
+}
+
+// errWithheld ends the body of a request whose final response came
+// before 100 Continue.
+var errWithheld = errors.New("httpconn: request body withheld after an early response")
+
+// gatedBody holds back a request body until 100 Continue (or the
+// timeout) opens the gate, or an early final response aborts it.
+type gatedBody struct {
+	rc              io.ReadCloser
+	opened, aborted chan struct{}
+	mu              sync.Mutex
+	state           int // 0 waiting, 1 open, 2 aborted
+}
+
+func (g *gatedBody) open() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.state == 0 {
+		g.state = 1
+		close(g.opened)
+	}
+}
+
+// abort stops the body if it has not started; it reports whether it did.
+func (g *gatedBody) abort() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.state == 0 {
+		g.state = 2
+		close(g.aborted)
+		return true
+	}
+	return false
+}
+
+func (g *gatedBody) Read(p []byte) (int, error) {
+	select {
+	case <-g.opened:
+		return g.rc.Read(p)
+	case <-g.aborted:
+		return 0, errWithheld
+	}
+}
+
+// Close does not close the caller's body when it was withheld: the
+// caller still owns it and may send it on another connection.
+func (g *gatedBody) Close() error {
+	g.mu.Lock()
+	withheld := g.state == 2
+	g.mu.Unlock()
+	if withheld {
+		return nil
+	}
+	return g.rc.Close()
 }
 
 // readResponse is http.ReadResponse with a bound on the head's size: a
