@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -249,5 +250,40 @@ func TestTransportSquidNTLMUpload(t *testing.T) {
 				t.Fatalf("%s: %q, want %s\n%s", resp.Status, got, want, sq.CacheLog())
 			}
 		})
+	}
+}
+
+// DialTunnel lets net/http run HTTP/2 inside a tunnel that squid's NTLM
+// authenticated.
+func TestDialTunnelHTTP2ThroughSquid(t *testing.T) {
+	origin := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "proto=%s", r.Proto)
+	}))
+	origin.EnableHTTP2 = true
+	origin.StartTLS()
+	defer origin.Close()
+	sq := lab.StartSquid(t, lab.SquidOptions{Auth: "ntlm", Users: proxyUsers})
+	proxyURL, _ := url.Parse(sq.URL)
+	tunnels := &auth.Transport{ProxyCredentials: []auth.Credential{proxyCred("ntlm", "AlicePass123")}}
+	roots := x509.NewCertPool()
+	roots.AddCert(origin.Certificate())
+	h2 := &http.Transport{
+		ForceAttemptHTTP2: true,
+		TLSClientConfig:   tlsConfig(roots),
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return tunnels.DialTunnel(ctx, proxyURL, addr)
+		},
+	}
+	defer h2.CloseIdleConnections()
+	resp, body := do(t, h2, "GET", origin.URL+"/", nil)
+	if resp.StatusCode != 200 || body != "proto=HTTP/2.0" {
+		t.Fatalf("%s %q", resp.Status, body)
+	}
+	// A wrong password is a clear error naming the proxy's answer.
+	bad := &auth.Transport{ProxyCredentials: []auth.Credential{proxyCred("ntlm", "wrong")}}
+	_, err := bad.DialTunnel(context.Background(), proxyURL, origin.Listener.Addr().String())
+	var pce *auth.ProxyConnectError
+	if !errors.As(err, &pce) || pce.StatusCode != 407 {
+		t.Fatalf("wrong password: %v, want ProxyConnectError 407", err)
 	}
 }
