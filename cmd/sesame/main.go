@@ -39,6 +39,7 @@ type command struct {
 var commands = map[string]command{
 	"token": {"make and decode NTLM tokens (negotiate, authenticate, decode)", runToken},
 	"hash":  {"print the NT and NTLMv2 hashes of a password, for a config file", runHash},
+	"proxy": {"run the local authenticating proxy (default 127.0.0.1:3128)", runProxy},
 }
 
 // usageError marks errors caused by how sesame was called (exit status 2).

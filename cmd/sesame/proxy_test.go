@@ -1,0 +1,215 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sesame-auth/sesame/internal/lab"
+)
+
+// proxyProcess is a `sesame proxy` started as a user would, on a free
+// loopback port, stopped (SIGTERM) at cleanup.
+type proxyProcess struct {
+	URL    string
+	stderr *lockedBuffer
+}
+
+type lockedBuffer struct {
+	mu  chan struct{}
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu <- struct{}{}
+	defer func() { <-b.mu }()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu <- struct{}{}
+	defer func() { <-b.mu }()
+	return b.buf.String()
+}
+
+func startProxy(t *testing.T, bin string, env []string, args ...string) *proxyProcess {
+	t.Helper()
+	port := lab.FreePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cmd := exec.Command(bin, append([]string{"proxy", "--listen", addr, "--log-level", "debug"}, args...)...)
+	cmd.Env = append([]string{"PATH=/usr/bin:/bin"}, env...)
+	out := &lockedBuffer{mu: make(chan struct{}, 1)}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			cmd.Process.Kill()
+			t.Errorf("sesame proxy did not stop on SIGINT\n%s", out.String())
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sesame proxy did not listen on %s:\n%s", addr, out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return &proxyProcess{URL: "http://" + addr, stderr: out}
+}
+
+// curl runs curl through the proxy with an environment of its own (curl
+// honours NO_PROXY even with -x) and returns its output and error.
+func curl(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	lab.Require(t, "curl")
+	cmd := exec.Command("curl", append([]string{"-sS", "--max-time", "30"}, args...)...)
+	cmd.Env = []string{"PATH=/usr/bin:/bin"}
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	if err != nil {
+		err = fmt.Errorf("curl %v: %v: %s", args, err, errOut.String())
+	}
+	return out.String(), err
+}
+
+func whoOrigin(w http.ResponseWriter, r *http.Request) {
+	fmt.Fprintf(w, "proxy_user=%s\npath=%s\n", r.Header.Get("X-Proxy-User"), r.URL.Path)
+}
+
+func writeCert(t *testing.T, cert *x509.Certificate) string {
+	p := filepath.Join(t.TempDir(), "origin.pem")
+	if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// curl → sesame proxy → squid demanding Basic, Digest or NTLM → origin:
+// plain HTTP and HTTPS through CONNECT. Five separate curl runs (five
+// client connections) cost squid one NTLM handshake, on one upstream
+// connection: the pool keeps it authenticated.
+func TestProxyCurlThroughSquid(t *testing.T) {
+	bin := buildSesame(t)
+	origin := httptest.NewServer(http.HandlerFunc(whoOrigin))
+	t.Cleanup(origin.Close)
+	tlsOrigin := httptest.NewTLSServer(http.HandlerFunc(whoOrigin))
+	t.Cleanup(tlsOrigin.Close)
+	caFile := writeCert(t, tlsOrigin.Certificate())
+	users := []lab.ProxyUser{{Domain: "CORP", User: "alice", Password: "AlicePass123"}}
+	for _, tc := range []struct{ scheme, user, want string }{
+		{"basic", "alice", "alice"},
+		{"digest", "alice", "alice"},
+		{"ntlm", `CORP\alice`, `CORP\alice`},
+	} {
+		t.Run(tc.scheme, func(t *testing.T) {
+			t.Parallel()
+			sq := lab.StartSquid(t, lab.SquidOptions{Auth: tc.scheme, Users: users})
+			p := startProxy(t, bin, []string{"PW=AlicePass123"}, "--upstream", sq.Addr, "--user", tc.user, "--password-env", "PW")
+			for i := 0; i < 5; i++ {
+				out, err := curl(t, "-x", p.URL, fmt.Sprintf("%s/plain/%d", origin.URL, i))
+				if err != nil || !strings.Contains(out, "proxy_user="+tc.want+"\n") {
+					t.Fatalf("plain request %d: %v %q\nsesame:\n%s\nsquid:\n%s", i, err, out, p.stderr.String(), sq.CacheLog())
+				}
+			}
+			out, err := curl(t, "-x", p.URL, "--cacert", caFile, tlsOrigin.URL+"/tls")
+			if err != nil || !strings.Contains(out, "path=/tls") {
+				t.Fatalf("https through CONNECT: %v %q\nsesame:\n%s", err, out, p.stderr.String())
+			}
+			if tc.scheme == "ntlm" {
+				var plain []lab.SquidAccess
+				for _, e := range sq.AccessEntries() {
+					if e.Method != "CONNECT" {
+						plain = append(plain, e)
+					}
+				}
+				conns := lab.GroupSquidConnections(plain)
+				if len(conns) != 1 || conns[0].Challenges > 2 {
+					t.Errorf("squid saw %+v; want the 5 requests on one upstream connection with one handshake", conns)
+				}
+			}
+			if strings.Contains(p.stderr.String(), "AlicePass123") {
+				t.Errorf("sesame logged the password")
+			}
+		})
+	}
+}
+
+// Failover and NoProxy: a dead first upstream is passed over; a NoProxy
+// host goes direct (the origin sees no X-Proxy-User).
+func TestProxyFailoverAndNoProxy(t *testing.T) {
+	bin := buildSesame(t)
+	origin := httptest.NewServer(http.HandlerFunc(whoOrigin))
+	defer origin.Close()
+	sq := lab.StartSquid(t, lab.SquidOptions{Auth: "basic", Users: []lab.ProxyUser{{User: "alice", Password: "AlicePass123"}}})
+	dead := fmt.Sprintf("127.0.0.1:%d", lab.FreePort(t)) // nothing listens there
+	p := startProxy(t, bin, []string{"PW=AlicePass123"}, "--upstream", dead, "--upstream", sq.Addr,
+		"--user", "alice", "--password-env", "PW", "--no-proxy", "localhost")
+	for i := 0; i < 3; i++ {
+		out, err := curl(t, "-x", p.URL, origin.URL+"/failover")
+		if err != nil || !strings.Contains(out, "proxy_user=alice\n") {
+			t.Fatalf("request %d with the first upstream down: %v %q\n%s", i, err, out, p.stderr.String())
+		}
+	}
+	if n := strings.Count(p.stderr.String(), "upstream unreachable"); n != 1 {
+		t.Errorf("dead upstream tried %d times, want once (then blocked)\n%s", n, p.stderr.String())
+	}
+	direct := strings.Replace(origin.URL, "127.0.0.1", "localhost", 1)
+	out, err := curl(t, "-x", p.URL, direct+"/direct")
+	if err != nil || !strings.Contains(out, "proxy_user=\n") {
+		t.Fatalf("NoProxy host: %v %q", err, out)
+	}
+}
+
+// The access log has one line per request and never a credential.
+func TestProxyAccessLog(t *testing.T) {
+	bin := buildSesame(t)
+	origin := httptest.NewServer(http.HandlerFunc(whoOrigin))
+	defer origin.Close()
+	sq := lab.StartSquid(t, lab.SquidOptions{Auth: "ntlm", Users: []lab.ProxyUser{{Domain: "CORP", User: "alice", Password: "AlicePass123"}}})
+	p := startProxy(t, bin, []string{"PW=AlicePass123"}, "--upstream", sq.Addr, "--user", `CORP\alice`, "--password-env", "PW")
+	if _, err := curl(t, "-x", p.URL, origin.URL+"/logged"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	log := p.stderr.String()
+	sc := bufio.NewScanner(strings.NewReader(log))
+	found := false
+	for sc.Scan() {
+		l := sc.Text()
+		if strings.Contains(l, "msg=access") && strings.Contains(l, "/logged") && strings.Contains(l, "status=200") && strings.Contains(l, "upstream="+sq.Addr) {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no access line for /logged:\n%s", log)
+	}
+	for _, secret := range []string{"AlicePass123", "TlRMTVNT", "874649a24f9823fa52d36adfabf89d8e"} {
+		if strings.Contains(strings.ToLower(log), strings.ToLower(secret)) {
+			t.Errorf("log contains %q:\n%s", secret, log)
+		}
+	}
+}

@@ -1,0 +1,422 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sesame-auth/sesame/auth"
+)
+
+// Defaults of a Server.
+const (
+	DefaultDialTimeout   = 15 * time.Second
+	DefaultTunnelIdle    = 10 * time.Minute
+	maxRequestHeaderSize = 64 << 10
+)
+
+// Server is the proxy: an http.Handler for requests from clients. Configure
+// it before use; it is then safe for concurrent use.
+type Server struct {
+	// Router chooses each request's route; nil means DIRECT always.
+	Router Router
+	// Upstreams, if set, learns which upstream proxies fail to connect,
+	// for failover.
+	Upstreams *Upstreams
+	// Transport carries requests upstream and answers the upstream's
+	// authentication (its ProxyCredentials). Its Proxy field is replaced
+	// by the Server's routing. Required.
+	Transport *auth.Transport
+	// AllowedClients are the networks whose clients are served; empty
+	// means loopback only. A request from elsewhere gets 403.
+	AllowedClients []netip.Prefix
+	// DialTimeout bounds connecting to an upstream or a DIRECT target.
+	DialTimeout time.Duration
+	// TunnelIdle closes a CONNECT tunnel with no traffic either way for
+	// this long.
+	TunnelIdle time.Duration
+	// Logger gets one access record per request (never a credential).
+	Logger *slog.Logger
+
+	once   sync.Once
+	stats  Stats
+	dialer net.Dialer
+}
+
+// Stats are a server's counters.
+type Stats struct {
+	Requests, Tunnels, ActiveTunnels, Errors atomic.Int64
+}
+
+type routeKey struct{}
+
+func (s *Server) init() {
+	s.once.Do(func() {
+		// The route is chosen per attempt and travels in the context.
+		s.Transport.Proxy = func(r *http.Request) (*url.URL, error) {
+			u, _ := r.Context().Value(routeKey{}).(*url.URL)
+			return u, nil
+		}
+		s.dialer = net.Dialer{Timeout: s.dialTimeout(), KeepAlive: 30 * time.Second}
+	})
+}
+
+// Stats returns the server's counters.
+func (s *Server) Stats() *Stats { return &s.stats }
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+func (s *Server) dialTimeout() time.Duration {
+	if s.DialTimeout > 0 {
+		return s.DialTimeout
+	}
+	return DefaultDialTimeout
+}
+
+func (s *Server) tunnelIdle() time.Duration {
+	if s.TunnelIdle > 0 {
+		return s.TunnelIdle
+	}
+	return DefaultTunnelIdle
+}
+
+// allowed reports whether the client at remote may use the proxy.
+func (s *Server) allowed(remote string) bool {
+	ap, err := netip.ParseAddrPort(remote)
+	if err != nil {
+		return false
+	}
+	a := ap.Addr().Unmap()
+	if len(s.AllowedClients) == 0 {
+		return a.IsLoopback()
+	}
+	for _, p := range s.AllowedClients {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// ServeHTTP serves one client request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.init()
+	s.stats.Requests.Add(1)
+	if !s.allowed(r.RemoteAddr) {
+		s.logger().Warn("proxy: client not allowed", "client", r.RemoteAddr)
+		http.Error(w, "sesame: your address is not allowed to use this proxy", http.StatusForbidden)
+		return
+	}
+	if r.Method == http.MethodConnect {
+		s.connect(w, r)
+		return
+	}
+	if !r.URL.IsAbs() || r.URL.Host == "" {
+		http.Error(w, "sesame is a proxy: send requests in absolute form (set HTTP_PROXY to this address)", http.StatusBadRequest)
+		return
+	}
+	if r.URL.Scheme != "http" {
+		http.Error(w, "sesame: only http:// URLs are forwarded; https goes through CONNECT", http.StatusBadRequest)
+		return
+	}
+	s.forward(w, r)
+}
+
+// hopHeaders are meaningful only for one connection (RFC 9110 7.6.1) and
+// are never passed on; neither are the headers Connection names.
+var hopHeaders = []string{
+	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+}
+
+func removeHopHeaders(h http.Header) {
+	for _, v := range h.Values("Connection") {
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				h.Del(f)
+			}
+		}
+	}
+	for _, k := range hopHeaders {
+		h.Del(k)
+	}
+}
+
+// forward relays a plain-HTTP request upstream (or direct) and streams
+// the response back.
+func (s *Server) forward(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	out := r.Clone(r.Context())
+	out.RequestURI = ""
+	out.Close = false
+	removeHopHeaders(out.Header)
+	if r.ContentLength == 0 {
+		out.Body = nil
+	}
+	if _, ok := out.Header["User-Agent"]; !ok {
+		out.Header.Set("User-Agent", "") // keep Go from adding its own
+	}
+	var resp *http.Response
+	var route *url.URL
+	var err error
+	routes := s.routes(r.URL)
+	for i, rt := range routes {
+		route = rt
+		ctx := context.WithValue(r.Context(), routeKey{}, rt)
+		resp, err = s.Transport.RoundTrip(out.WithContext(ctx))
+		if err == nil {
+			s.healthy(rt)
+			break
+		}
+		if isDialError(err) && rt != nil {
+			s.failed(rt, err)
+			if i < len(routes)-1 {
+				continue
+			}
+		}
+		break
+	}
+	if err != nil {
+		s.stats.Errors.Add(1)
+		s.access(r, route, http.StatusBadGateway, 0, start, err)
+		http.Error(w, "sesame: "+err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer resp.Body.Close()
+	removeHopHeaders(resp.Header)
+	for k, vv := range resp.Header {
+		w.Header()[k] = vv
+	}
+	w.WriteHeader(resp.StatusCode)
+	n, copyErr := copyFlushing(w, resp.Body)
+	s.access(r, route, resp.StatusCode, n, start, copyErr)
+}
+
+// copyFlushing copies a response body, flushing after each read so that
+// streamed responses (server-sent events, long polls) are not held back.
+func copyFlushing(w http.ResponseWriter, body io.Reader) (int64, error) {
+	rc := http.NewResponseController(w)
+	buf := make([]byte, 32<<10)
+	var n int64
+	for {
+		k, err := body.Read(buf)
+		if k > 0 {
+			if _, werr := w.Write(buf[:k]); werr != nil {
+				return n, werr
+			}
+			n += int64(k)
+			rc.Flush()
+		}
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
+
+func (s *Server) routes(target *url.URL) []*url.URL {
+	if s.Router == nil {
+		return []*url.URL{nil}
+	}
+	rs := s.Router.Route(target)
+	if len(rs) == 0 {
+		return []*url.URL{nil}
+	}
+	return rs
+}
+
+func (s *Server) failed(u *url.URL, err error) {
+	s.logger().Warn("proxy: upstream unreachable", "upstream", u.Host, "err", err)
+	if s.Upstreams != nil {
+		s.Upstreams.Fail(u)
+	}
+}
+
+func (s *Server) healthy(u *url.URL) {
+	if u != nil && s.Upstreams != nil {
+		s.Upstreams.OK(u)
+	}
+}
+
+// isDialError reports a failure to connect at all, after which another
+// route can be tried without the request having been sent.
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+func (s *Server) access(r *http.Request, route *url.URL, status int, bytes int64, start time.Time, err error) {
+	via := "DIRECT"
+	if route != nil {
+		via = route.Host
+	}
+	target := r.Host
+	if r.Method != http.MethodConnect {
+		target = r.URL.Redacted()
+	}
+	attrs := []any{"client", r.RemoteAddr, "method", r.Method, "url", target, "upstream", via,
+		"status", status, "bytes", bytes, "duration", time.Since(start).Round(time.Microsecond)}
+	if err != nil {
+		attrs = append(attrs, "err", err.Error())
+	}
+	s.logger().Info("access", attrs...)
+}
+
+// connect opens a tunnel for a CONNECT request: through an upstream proxy
+// (authenticated by the Transport) or direct, then relays bytes both ways.
+func (s *Server) connect(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	target := r.Host
+	host, port, err := net.SplitHostPort(target)
+	if err != nil || host == "" || port == "" {
+		http.Error(w, "sesame: CONNECT needs host:port", http.StatusBadRequest)
+		return
+	}
+	var upstream net.Conn
+	var route *url.URL
+	routes := s.routes(&url.URL{Host: target})
+	for i, rt := range routes {
+		route = rt
+		ctx, cancel := context.WithTimeout(r.Context(), 2*s.dialTimeout())
+		if rt == nil {
+			upstream, err = s.dialer.DialContext(ctx, "tcp", target)
+		} else {
+			upstream, err = s.Transport.DialTunnel(ctx, rt, target)
+		}
+		cancel()
+		if err == nil {
+			s.healthy(rt)
+			break
+		}
+		if isDialError(err) && rt != nil {
+			s.failed(rt, err)
+			if i < len(routes)-1 {
+				continue
+			}
+		}
+		break
+	}
+	if err != nil {
+		s.stats.Errors.Add(1)
+		status := http.StatusBadGateway
+		var pce *auth.ProxyConnectError
+		if errors.As(err, &pce) && pce.StatusCode == http.StatusForbidden {
+			status = http.StatusForbidden
+		}
+		s.access(r, route, status, 0, start, err)
+		http.Error(w, "sesame: "+err.Error(), status)
+		return
+	}
+	client, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		upstream.Close()
+		s.access(r, route, http.StatusInternalServerError, 0, start, err)
+		return
+	}
+	s.stats.Tunnels.Add(1)
+	s.stats.ActiveTunnels.Add(1)
+	defer s.stats.ActiveTunnels.Add(-1)
+	if _, err := io.WriteString(client, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
+		client.Close()
+		upstream.Close()
+		return
+	}
+	n := s.relay(client, brw.Reader, upstream)
+	s.access(r, route, http.StatusOK, n, start, nil)
+}
+
+// relay copies both ways until one side closes or the tunnel is idle for
+// TunnelIdle, and returns the bytes moved.
+func (s *Server) relay(client net.Conn, clientBuf *bufio.Reader, upstream net.Conn) int64 {
+	defer client.Close()
+	defer upstream.Close()
+	idle := s.tunnelIdle()
+	var total atomic.Int64
+	var lastActive atomic.Int64
+	lastActive.Store(time.Now().UnixNano())
+	copyHalf := func(dst net.Conn, src io.Reader, srcConn net.Conn, done chan<- struct{}) {
+		defer close(done)
+		buf := make([]byte, 32<<10)
+		for {
+			srcConn.SetReadDeadline(time.Now().Add(idle))
+			k, err := src.Read(buf)
+			if k > 0 {
+				lastActive.Store(time.Now().UnixNano())
+				if _, werr := dst.Write(buf[:k]); werr != nil {
+					return
+				}
+				total.Add(int64(k))
+			}
+			if err != nil {
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() && time.Since(time.Unix(0, lastActive.Load())) < idle {
+					continue // the other direction is busy
+				}
+				if cw, ok := dst.(interface{ CloseWrite() error }); ok && err == io.EOF {
+					cw.CloseWrite()
+				}
+				return
+			}
+		}
+	}
+	up, down := make(chan struct{}), make(chan struct{})
+	go copyHalf(upstream, clientBuf, client, up)
+	go copyHalf(client, upstream, upstream, down)
+	// One side finished: give the other a moment to drain its half-close,
+	// bounded by the idle timeout, then close both.
+	select {
+	case <-up:
+		select {
+		case <-down:
+		case <-time.After(idle):
+		}
+	case <-down:
+		client.Close()
+		<-up
+	}
+	return total.Load()
+}
+
+// Serve serves on ln until ctx is cancelled, then shuts down gracefully:
+// open requests get up to 10 s; open tunnels run on until their peers or
+// the idle timeout close them.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    maxRequestHeaderSize,
+		ErrorLog:          slog.NewLogLogger(s.logger().Handler(), slog.LevelDebug),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("proxy: shutdown: %w", err)
+	}
+	return nil
+}
