@@ -173,25 +173,11 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request) {
 		out.Header.Set("User-Agent", "") // keep Go from adding its own
 	}
 	var resp *http.Response
-	var route *url.URL
-	var err error
-	routes := s.routes(r.URL)
-	for i, rt := range routes {
-		route = rt
+	route, err := s.tryRoutes(s.routes(r.URL), func(rt *url.URL) (err error) {
 		ctx := context.WithValue(r.Context(), routeKey{}, rt)
 		resp, err = s.Transport.RoundTrip(out.WithContext(ctx))
-		if err == nil {
-			s.healthy(rt)
-			break
-		}
-		if isDialError(err) && rt != nil {
-			s.failed(rt, err)
-			if i < len(routes)-1 {
-				continue
-			}
-		}
-		break
-	}
+		return err
+	})
 	if err != nil {
 		s.stats.Errors.Add(1)
 		s.access(r, route, http.StatusBadGateway, 0, start, err)
@@ -230,6 +216,28 @@ func copyFlushing(w http.ResponseWriter, body io.Reader) (int64, error) {
 			return n, err
 		}
 	}
+}
+
+// tryRoutes runs attempt on each route in turn until one succeeds. Only a
+// failure to connect to an upstream moves on to the next route: then
+// nothing was sent, and the request can go elsewhere. It returns the last
+// route tried.
+func (s *Server) tryRoutes(routes []*url.URL, attempt func(*url.URL) error) (*url.URL, error) {
+	var err error
+	for i, rt := range routes {
+		if err = attempt(rt); err == nil {
+			s.healthy(rt)
+			return rt, nil
+		}
+		if !isDialError(err) || rt == nil {
+			return rt, err
+		}
+		s.failed(rt, err)
+		if i == len(routes)-1 {
+			return rt, err
+		}
+	}
+	return nil, err
 }
 
 func (s *Server) routes(target *url.URL) []*url.URL {
@@ -291,29 +299,16 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var upstream net.Conn
-	var route *url.URL
-	routes := s.routes(&url.URL{Host: target})
-	for i, rt := range routes {
-		route = rt
+	route, err := s.tryRoutes(s.routes(&url.URL{Host: target}), func(rt *url.URL) (err error) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*s.dialTimeout())
+		defer cancel()
 		if rt == nil {
 			upstream, err = s.dialer.DialContext(ctx, "tcp", target)
 		} else {
 			upstream, err = s.Transport.DialTunnel(ctx, rt, target)
 		}
-		cancel()
-		if err == nil {
-			s.healthy(rt)
-			break
-		}
-		if isDialError(err) && rt != nil {
-			s.failed(rt, err)
-			if i < len(routes)-1 {
-				continue
-			}
-		}
-		break
-	}
+		return err
+	})
 	if err != nil {
 		s.stats.Errors.Add(1)
 		status := http.StatusBadGateway
