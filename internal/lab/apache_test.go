@@ -1,7 +1,6 @@
 package lab
 
 import (
-	"bufio"
 	"context"
 	"encoding/base64"
 	"encoding/binary"
@@ -11,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -366,47 +364,15 @@ func TestApacheTestBinaryKilled(t *testing.T) {
 		t.Fatalf("lab fixtures need Linux (Debian)")
 	}
 	Require(t, "pgrep")
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	helper := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestApacheTestBinaryKilled$", "-test.count=1")
-	helper.Env = append(os.Environ(), "LAB_KILLED_HELPER=1")
-	out, err := helper.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	helper.Stderr = os.Stderr
-	if err := helper.Start(); err != nil {
-		t.Fatal(err)
-	}
-	line := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "LAB ") {
-				line <- sc.Text()
-				break
-			}
-		}
-		io.Copy(io.Discard, out)
-	}()
+	l, helper := startHelperBinary(t, "TestApacheTestBinaryKilled", "LAB_KILLED_HELPER")
 	var pgid int
 	var dir string
-	select {
-	case l := <-line:
-		if _, err := fmt.Sscanf(l, "LAB %d %s", &pgid, &dir); err != nil {
-			t.Fatalf("helper said %q: %v", l, err)
-		}
-	case <-time.After(30 * time.Second):
-		helper.Process.Kill()
-		t.Fatal("helper did not start Apache within 30s")
+	if _, err := fmt.Sscanf(l, "LAB %d %s", &pgid, &dir); err != nil {
+		t.Fatalf("helper said %q: %v", l, err)
 	}
 	t.Cleanup(func() {
 		killGroup(pgid)
-		// The helper could not remove its temp dir; do it for it, carefully.
-		if parent := filepath.Dir(dir); filepath.Dir(parent) == filepath.Clean(os.TempDir()) &&
-			strings.HasPrefix(filepath.Base(parent), "TestApacheTestBinaryKilled") {
-			os.RemoveAll(parent)
-		}
+		removeHelperTempDir(dir, "TestApacheTestBinaryKilled")
 	})
 	if len(groupMembers(pgid)) == 0 {
 		t.Fatalf("helper's Apache (group %d) is not running", pgid)

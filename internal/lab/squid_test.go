@@ -1,10 +1,8 @@
 package lab
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -404,39 +402,11 @@ func TestSquidTestBinaryKilled(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Fatalf("lab fixtures need Linux (Debian)")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	helper := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestSquidTestBinaryKilled$", "-test.count=1")
-	helper.Env = append(os.Environ(), "LAB_SQUID_KILLED_HELPER=1")
-	out, err := helper.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	helper.Stderr = os.Stderr
-	if err := helper.Start(); err != nil {
-		t.Fatal(err)
-	}
-	line := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "LAB ") {
-				line <- sc.Text()
-				break
-			}
-		}
-		io.Copy(io.Discard, out)
-	}()
+	l, helper := startHelperBinary(t, "TestSquidTestBinaryKilled", "LAB_SQUID_KILLED_HELPER")
 	var pgid int
 	var dir, name string
-	select {
-	case l := <-line:
-		if _, err := fmt.Sscanf(l, "LAB %d %s %s", &pgid, &dir, &name); err != nil {
-			t.Fatalf("helper said %q: %v", l, err)
-		}
-	case <-time.After(30 * time.Second):
-		helper.Process.Kill()
-		t.Fatal("helper did not start squid within 30s")
+	if _, err := fmt.Sscanf(l, "LAB %d %s %s", &pgid, &dir, &name); err != nil {
+		t.Fatalf("helper said %q: %v", l, err)
 	}
 	t.Cleanup(func() {
 		killGroup(pgid)
@@ -444,11 +414,7 @@ func TestSquidTestBinaryKilled(t *testing.T) {
 			p.kill()
 		}
 		removeSquidShm(name)
-		// The helper could not remove its temp dir; do it for it, carefully.
-		if parent := filepath.Dir(dir); filepath.Dir(parent) == filepath.Clean(os.TempDir()) &&
-			strings.HasPrefix(filepath.Base(parent), "TestSquidTestBinaryKilled") {
-			os.RemoveAll(parent)
-		}
+		removeHelperTempDir(dir, "TestSquidTestBinaryKilled")
 	})
 	procs := procsMentioning(dir)
 	found := false
