@@ -440,7 +440,9 @@ func (ex *exchange) preempt(conn *httpconn.Conn) {
 		t.mu.Lock()
 		k := t.known[peer]
 		t.mu.Unlock()
-		if k == nil || (ConnectionBound(k.cred.Scheme()) && conn.Authenticated) {
+		if k == nil || *slot != nil || (ConnectionBound(k.cred.Scheme()) && conn.Authenticated) {
+			// A leg in progress (a Digest answer already counted) is
+			// kept: a second one would skip a nonce count.
 			return
 		}
 		if !ConnectionBound(k.cred.Scheme()) && k.ch == nil {

@@ -189,3 +189,36 @@ func TestTransportNTLMConcurrent(t *testing.T) {
 }
 
 func tlsConfig(roots *x509.CertPool) *tls.Config { return &tls.Config{RootCAs: roots} }
+
+// A large Digest upload to a server the Transport has not met: the body
+// waits behind Expect: 100-continue, the 401's nonce is answered once
+// (nc=00000001, which Apache checks), and the body arrives intact.
+func TestTransportDigestLargeUpload(t *testing.T) {
+	ap := lab.StartApache(t, lab.ApacheOptions{BasicUsers: interopUsers})
+	payload := bytes.Repeat([]byte("sesame digest upload "), 100000) // 2.1 MB
+	want := fmt.Sprintf("sha256=%x", sha256.Sum256(payload))
+	for _, replayable := range []bool{true, false} {
+		tr := &auth.Transport{Proxy: noProxy, Credentials: []auth.Credential{&auth.Digest{User: "alice", Password: "AlicePass123"}}}
+		var body io.Reader = bytes.NewReader(payload)
+		if !replayable {
+			pr, pw := io.Pipe()
+			go func() { pw.CloseWithError(copyAll(pw, payload)) }()
+			body = pr
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		req, _ := http.NewRequestWithContext(ctx, "POST", ap.URL+"/digest/sha256.cgi", body)
+		req.ContentLength = int64(len(payload))
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		cancel()
+		tr.CloseIdleConnections()
+		if resp.StatusCode != 200 || !strings.Contains(string(got), want) {
+			t.Fatalf("replayable=%v: %s %q\n%s", replayable, resp.Status, got, ap.ErrorLog())
+		}
+	}
+}

@@ -39,6 +39,7 @@ type command struct {
 var commands = map[string]command{
 	"token": {"make and decode NTLM tokens (negotiate, authenticate, decode)", runToken},
 	"hash":  {"print the NT and NTLMv2 hashes of a password, for a config file", runHash},
+	"get":   {"fetch a URL like curl, answering NTLM/Negotiate/Digest/Basic challenges", runGet},
 	"proxy": {"run the local authenticating proxy (default 127.0.0.1:3128)", runProxy},
 }
 
@@ -79,6 +80,9 @@ func run(e *env, args []string) int {
 	case errors.As(err, &ue):
 		fmt.Fprintf(e.stderr, "sesame %s: %v\n", args[0], err)
 		return 2
+	case exitStatus(err) != 0: // a command's finer status (sesame get's are curl's)
+		fmt.Fprintf(e.stderr, "sesame %s: %v\n", args[0], err)
+		return exitStatus(err)
 	default:
 		fmt.Fprintf(e.stderr, "sesame %s: %v\n", args[0], err)
 		return 1
