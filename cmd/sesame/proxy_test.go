@@ -213,3 +213,65 @@ func TestProxyAccessLog(t *testing.T) {
 		}
 	}
 }
+
+// `sesame proxy --import cntlm.conf` runs with a cntlm user's existing
+// file (PassNTLMv2 hash from `sesame hash`/`cntlm -H`) against squid NTLM,
+// and reports what it does not map.
+func TestProxyImportCntlmConf(t *testing.T) {
+	bin := buildSesame(t)
+	origin := httptest.NewServer(http.HandlerFunc(whoOrigin))
+	defer origin.Close()
+	sq := lab.StartSquid(t, lab.SquidOptions{Auth: "ntlm", Users: []lab.ProxyUser{{Domain: "CORP", User: "alice", Password: "AlicePass123"}}})
+	conf := filepath.Join(t.TempDir(), "cntlm.conf")
+	err := os.WriteFile(conf, []byte(fmt.Sprintf(`# cntlm.conf of a user moving to sesame
+Username	alice
+Domain		CORP
+PassNTLMv2      431D0A1CE0217BB22111069BF6954BDD
+Proxy		%s
+NoProxy		localhost
+Listen		3128
+Header		User-Agent: Mozilla/4.0
+`, sq.Addr)), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// --print-config shows the translation without running.
+	code, out, errOut := sesame(t, "", nil, "proxy", "--import", conf, "--print-config")
+	if code != 0 || !strings.Contains(out, `ntlmv2_hash = "431D0A1CE0217BB22111069BF6954BDD"`) || !strings.Contains(out, sq.Addr) {
+		t.Fatalf("--print-config: exit %d\n%s\n%s", code, out, errOut)
+	}
+	p := startProxy(t, bin, nil, "--import", conf)
+	out, err = curl(t, "-x", p.URL, origin.URL+"/imported")
+	if err != nil || !strings.Contains(out, `proxy_user=CORP\alice`) {
+		t.Fatalf("through the imported config: %v %q\n%s", err, out, p.stderr.String())
+	}
+	if !strings.Contains(p.stderr.String(), "key=Header") {
+		t.Errorf("the unsupported Header line was not reported:\n%s", p.stderr.String())
+	}
+}
+
+func TestProxyConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.toml")
+	os.WriteFile(bad, []byte("listn = ['x']\n"), 0o600)
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"proxy", "--config", bad}, 1, "unknown key listn"},
+		{[]string{"proxy", "--config", filepath.Join(dir, "missing.toml")}, 1, "no such file"},
+		{[]string{"proxy", "--config", bad, "--import", bad}, 2, "exclude"},
+		{[]string{"proxy", "--listen", "0.0.0.0:3999"}, 2, "--allow"},
+		{[]string{"proxy", "--log-level", "loud"}, 2, "log_level"},
+	} {
+		code, _, errOut := sesame(t, "", nil, tc.args...)
+		if code != tc.code || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d %q, want %d mentioning %q", tc.args, code, errOut, tc.code, tc.want)
+		}
+	}
+	code, out, _ := sesame(t, "", nil, "proxy", "--example-config")
+	if code != 0 || !strings.Contains(out, "[auth]") {
+		t.Errorf("--example-config: %d %q", code, out)
+	}
+}

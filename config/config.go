@@ -1,0 +1,217 @@
+package config
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// MaxFileSize bounds a configuration file; real ones are a few KiB.
+const MaxFileSize = 1 << 20
+
+// ErrInvalid reports a configuration that does not parse or does not
+// make sense; the message names the key.
+var ErrInvalid = errors.New("config: invalid")
+
+// Config is the proxy's configuration. The zero value is not useful; start
+// from Default.
+type Config struct {
+	// Listen are the addresses to serve on.
+	Listen []string `toml:"listen"`
+	// Upstreams are the upstream proxies, tried in order.
+	Upstreams []string `toml:"upstreams"`
+	// NoProxy patterns go DIRECT (NO_PROXY syntax).
+	NoProxy []string `toml:"no_proxy"`
+	// DirectFallback goes DIRECT when every upstream is down.
+	DirectFallback bool `toml:"direct_fallback"`
+	// Allow are client networks served besides loopback (gateway mode).
+	Allow []string `toml:"allow"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `toml:"log_level"`
+	// Auth is how sesame authenticates to the upstream proxy.
+	Auth Auth `toml:"auth"`
+}
+
+// Auth configures the credentials for the upstream proxy. At most one
+// secret may be set: a password (from PasswordEnv, or Password, which
+// works but is discouraged: the file then holds the password in clear),
+// an NT hash, or an NTLMv2 hash (both from `sesame hash`).
+type Auth struct {
+	// Schemes allowed, strongest first is chosen among those offered:
+	// "any", or some of "ntlm", "digest", "basic".
+	Schemes []string `toml:"schemes"`
+	// User is DOMAIN\user, user@domain, or a user with Domain.
+	User        string `toml:"user"`
+	Domain      string `toml:"domain"`
+	Workstation string `toml:"workstation"`
+	Password    string `toml:"password"`
+	PasswordEnv string `toml:"password_env"`
+	NTHash      string `toml:"nt_hash"`
+	NTLMv2Hash  string `toml:"ntlmv2_hash"`
+}
+
+// Default returns the configuration with no file: listen on
+// 127.0.0.1:3128, upstream from the environment (empty here; the caller
+// fills it in), no authentication.
+func Default() *Config {
+	return &Config{Listen: []string{"127.0.0.1:3128"}, LogLevel: "info", Auth: Auth{Schemes: []string{"any"}}}
+}
+
+// Example is a complete, commented configuration file.
+//
+//go:embed example.toml
+var Example string
+
+// Load reads a TOML configuration file over the defaults.
+func Load(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	c, err := Parse(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes a TOML configuration over the defaults and validates it.
+func Parse(r io.Reader) (*Config, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("config: read: %w", err)
+	}
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("%w: file larger than %d bytes", ErrInvalid, MaxFileSize)
+	}
+	c := Default()
+	md, err := toml.Decode(string(data), c)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		sort.Strings(keys)
+		return nil, fmt.Errorf("%w: unknown key %s", ErrInvalid, strings.Join(keys, ", "))
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// ApplyEnv overrides settings from SESAME_* variables: SESAME_LISTEN,
+// SESAME_UPSTREAMS, SESAME_NO_PROXY and SESAME_ALLOW (comma lists),
+// SESAME_DIRECT_FALLBACK (true/false), SESAME_LOG_LEVEL, SESAME_AUTH
+// (schemes), SESAME_USER, SESAME_DOMAIN, SESAME_WORKSTATION,
+// SESAME_PASSWORD_ENV, SESAME_NT_HASH and SESAME_NTLMV2_HASH.
+func (c *Config) ApplyEnv(getenv func(string) string) error {
+	list := func(name string, dst *[]string) {
+		if v := getenv(name); v != "" {
+			*dst = splitList(v)
+		}
+	}
+	str := func(name string, dst *string) {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	list("SESAME_LISTEN", &c.Listen)
+	list("SESAME_UPSTREAMS", &c.Upstreams)
+	list("SESAME_NO_PROXY", &c.NoProxy)
+	list("SESAME_ALLOW", &c.Allow)
+	list("SESAME_AUTH", &c.Auth.Schemes)
+	str("SESAME_LOG_LEVEL", &c.LogLevel)
+	str("SESAME_USER", &c.Auth.User)
+	str("SESAME_DOMAIN", &c.Auth.Domain)
+	str("SESAME_WORKSTATION", &c.Auth.Workstation)
+	str("SESAME_PASSWORD_ENV", &c.Auth.PasswordEnv)
+	str("SESAME_NT_HASH", &c.Auth.NTHash)
+	str("SESAME_NTLMV2_HASH", &c.Auth.NTLMv2Hash)
+	switch v := strings.ToLower(getenv("SESAME_DIRECT_FALLBACK")); v {
+	case "":
+	case "1", "true", "yes", "on":
+		c.DirectFallback = true
+	case "0", "false", "no", "off":
+		c.DirectFallback = false
+	default:
+		return fmt.Errorf("%w: SESAME_DIRECT_FALLBACK=%q is not a boolean", ErrInvalid, v)
+	}
+	return c.Validate()
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
+		out = append(out, f)
+	}
+	return out
+}
+
+// Validate checks what can be checked without the network.
+func (c *Config) Validate() error {
+	if len(c.Listen) == 0 {
+		return fmt.Errorf("%w: listen: at least one address", ErrInvalid)
+	}
+	for _, a := range c.Allow {
+		if _, err := netip.ParsePrefix(a); err != nil {
+			if _, err2 := netip.ParseAddr(a); err2 != nil {
+				return fmt.Errorf("%w: allow: %q is not an address or CIDR network", ErrInvalid, a)
+			}
+		}
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("%w: log_level %q (debug, info, warn or error)", ErrInvalid, c.LogLevel)
+	}
+	for _, s := range c.Auth.Schemes {
+		switch strings.ToLower(s) {
+		case "any", "ntlm", "digest", "basic":
+		default:
+			return fmt.Errorf("%w: auth.schemes: unknown scheme %q", ErrInvalid, s)
+		}
+	}
+	n := 0
+	for _, set := range []bool{c.Auth.Password != "", c.Auth.PasswordEnv != "", c.Auth.NTHash != "", c.Auth.NTLMv2Hash != ""} {
+		if set {
+			n++
+		}
+	}
+	if n > 1 {
+		return fmt.Errorf("%w: auth: password, password_env, nt_hash and ntlmv2_hash exclude each other", ErrInvalid)
+	}
+	if n > 0 && c.Auth.User == "" {
+		return fmt.Errorf("%w: auth: a secret needs auth.user", ErrInvalid)
+	}
+	return nil
+}
+
+// Warnings lists settings that work but should be changed.
+func (c *Config) Warnings() []string {
+	var w []string
+	if c.Auth.Password != "" {
+		w = append(w, "auth.password holds the password in clear text: use `sesame hash` and auth.nt_hash (or auth.ntlmv2_hash), or auth.password_env")
+	}
+	return w
+}
+
+// Marshal encodes the configuration as TOML.
+func (c *Config) Marshal() ([]byte, error) {
+	var b strings.Builder
+	if err := toml.NewEncoder(&b).Encode(c); err != nil {
+		return nil, err
+	}
+	return []byte(b.String()), nil
+}

@@ -1,0 +1,207 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestExampleParses(t *testing.T) {
+	c, err := Parse(strings.NewReader(Example))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen[0] != "127.0.0.1:3128" || len(c.Upstreams) != 2 || c.Auth.User != `CORP\alice` || c.LogLevel != "info" {
+		t.Errorf("example decoded as %+v", c)
+	}
+	// Round trip through Marshal.
+	b, err := c.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := Parse(strings.NewReader(string(b)))
+	if err != nil || c2.Auth.User != c.Auth.User || len(c2.NoProxy) != len(c.NoProxy) {
+		t.Errorf("round trip: %+v, %v\n%s", c2, err, b)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`listn = ["x"]`, "unknown key listn"},
+		{"[auth]\nusr = 'x'", "unknown key auth.usr"},
+		{`log_level = "loud"`, "log_level"},
+		{`allow = ["10.0.0.0/99"]`, "allow"},
+		{"[auth]\nschemes = ['kerberos5']", "unknown scheme"},
+		{"[auth]\nuser='a'\npassword='x'\nnt_hash='y'", "exclude"},
+		{"[auth]\npassword='x'", "needs auth.user"},
+		{`listen = "not a list"`, "invalid"},
+		{`listen = []`, "at least one"},
+		{"= broken", "invalid"},
+	} {
+		_, err := Parse(strings.NewReader(tc.in))
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Parse(%q) = %v, want ErrInvalid mentioning %q", tc.in, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "'x'") {
+			t.Errorf("error quotes a secret: %v", err)
+		}
+	}
+	if _, err := Parse(strings.NewReader(strings.Repeat("#", MaxFileSize+1))); !errors.Is(err, ErrInvalid) {
+		t.Errorf("oversized file: %v", err)
+	}
+}
+
+func TestApplyEnv(t *testing.T) {
+	c := Default()
+	env := map[string]string{
+		"SESAME_LISTEN": "127.0.0.1:4000, [::1]:4000", "SESAME_UPSTREAMS": "a:1,b:2", "SESAME_USER": `CORP\bob`,
+		"SESAME_NT_HASH": "874649A24F9823FA52D36ADFABF89D8E", "SESAME_DIRECT_FALLBACK": "yes", "SESAME_AUTH": "ntlm",
+	}
+	if err := c.ApplyEnv(func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Listen) != 2 || c.Upstreams[1] != "b:2" || c.Auth.User != `CORP\bob` || !c.DirectFallback || c.Auth.Schemes[0] != "ntlm" {
+		t.Errorf("after env: %+v", c)
+	}
+	env["SESAME_DIRECT_FALLBACK"] = "maybe"
+	if err := c.ApplyEnv(func(k string) string { return env[k] }); !errors.Is(err, ErrInvalid) {
+		t.Errorf("bad boolean: %v", err)
+	}
+}
+
+// A cntlm.conf like the one cntlm's Debian package ships, filled in.
+const cntlmConf = `#
+# Cntlm Authentication Proxy Configuration
+#
+Username	alice
+Domain		CORP
+Password	AlicePass123
+# PassLM          1AD35398BE6565DDB5C4EF70C0593492
+PassNTLMv2      431D0A1CE0217BB22111069BF6954BDD
+Workstation	LAPTOP42
+Proxy		10.0.0.41:8080
+Proxy		10.0.0.42:8080
+NoProxy		localhost, 127.0.0.*, 10.*, 192.168.*
+Listen		3128
+Listen		127.0.0.1:3129
+Auth		NTLMv2
+Gateway	yes
+Allow		127.0.0.1
+Allow		10.0.0.0/8
+Deny		0/0
+Header		User-Agent: Mozilla/4.0
+ISAScannerSize	1024
+Tunnel		11443:remote.com:443
+Frobnicate	1
+`
+
+func TestImportCntlm(t *testing.T) {
+	c, notes, err := ImportCntlm(strings.NewReader(cntlmConf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Auth.User != "alice" || c.Auth.Domain != "CORP" || c.Auth.Workstation != "LAPTOP42" ||
+		c.Auth.NTLMv2Hash != "431D0A1CE0217BB22111069BF6954BDD" || c.Auth.Password != "" {
+		t.Errorf("auth %+v", c.Auth)
+	}
+	if strings.Join(c.Upstreams, " ") != "10.0.0.41:8080 10.0.0.42:8080" || len(c.NoProxy) != 4 {
+		t.Errorf("routing %v %v", c.Upstreams, c.NoProxy)
+	}
+	if strings.Join(c.Listen, " ") != "0.0.0.0:3128 127.0.0.1:3129" || strings.Join(c.Allow, " ") != "10.0.0.0/8" {
+		t.Errorf("listen %v allow %v", c.Listen, c.Allow)
+	}
+	text := ""
+	for _, n := range notes {
+		text += n.String() + "\n"
+	}
+	for _, want := range []string{"Header", "ISAScannerSize", "Tunnel", "Frobnicate: unknown", "Password: dropped", "clear text"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("notes lack %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "AlicePass123") {
+		t.Errorf("notes quote the password:\n%s", text)
+	}
+	// Auth NTLM (v1) is reported, never silently downgraded or upgraded.
+	_, notes, _ = ImportCntlm(strings.NewReader("Username a\nAuth NTLM\n"))
+	if len(notes) != 1 || !strings.Contains(notes[0].Msg, "NTLMv2 only") {
+		t.Errorf("Auth NTLM notes: %v", notes)
+	}
+}
+
+const pxIni = `[proxy]
+server = proxy1.corp.example:8080,proxy2.corp.example:8080
+pac =
+port = 3128
+listen = 127.0.0.1
+gateway = 0
+allow = 10.0.0.0/8, 192.168.*.*
+noproxy = 127.0.0.*,*.corp.example
+useragent =
+username = CORP\alice
+auth = NTLM
+
+[settings]
+workers = 2
+threads = 32
+idle = 30
+socktimeout = 20.0
+log = 0
+`
+
+func TestImportPx(t *testing.T) {
+	c, notes, err := ImportPx(strings.NewReader(pxIni))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(c.Upstreams, " ") != "proxy1.corp.example:8080 proxy2.corp.example:8080" || c.Listen[0] != "127.0.0.1:3128" ||
+		c.Auth.User != `CORP\alice` || c.Auth.Schemes[0] != "ntlm" || strings.Join(c.Allow, " ") != "10.0.0.0/8" {
+		t.Errorf("imported %+v", c)
+	}
+	text := ""
+	for _, n := range notes {
+		text += n.String() + "\n"
+	}
+	for _, want := range []string{"pac", "192.168.*.*", "workers", "useragent", "keyring"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("notes lack %q:\n%s", want, text)
+		}
+	}
+	if _, _, err := ImportPx(strings.NewReader("[proxy]\nnot a pair\n")); !errors.Is(err, ErrInvalid) {
+		t.Errorf("malformed px.ini: %v", err)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add(Example)
+	f.Add("listen = ['127.0.0.1:1']\n[auth]\nuser = 'a'\nnt_hash = 'b'\n")
+	f.Add("[auth\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := Parse(strings.NewReader(s))
+		if err != nil {
+			return
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("Parse returned a config that does not validate: %v", err)
+		}
+	})
+}
+
+func FuzzImport(f *testing.F) {
+	f.Add(cntlmConf, true)
+	f.Add(pxIni, false)
+	f.Fuzz(func(t *testing.T, s string, cntlm bool) {
+		var c *Config
+		var err error
+		if cntlm {
+			c, _, err = ImportCntlm(strings.NewReader(s))
+		} else {
+			c, _, err = ImportPx(strings.NewReader(s))
+		}
+		if err == nil {
+			if err := c.Validate(); err != nil {
+				t.Fatalf("import returned an invalid config: %v", err)
+			}
+		}
+	})
+}
