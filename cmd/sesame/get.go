@@ -126,30 +126,6 @@ const (
 // maxRedirects is curl's default for -L (--max-redirs).
 const maxRedirects = 20
 
-// exitError carries an exit status other than 1 (failure) and 2 (usage),
-// for commands that, like "sesame get", give scripts finer statuses.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
-func exitf(code int, format string, args ...any) error {
-	return &exitError{code: code, err: fmt.Errorf(format, args...)}
-}
-
-// exitStatus returns the status err asks for, 0 when it names none (run
-// then uses 1 or 2).
-func exitStatus(err error) int {
-	var xe *exitError
-	if errors.As(err, &xe) {
-		return xe.code
-	}
-	return 0
-}
-
 // --- Negotiate (Kerberos): the one place "sesame get" builds it. ---
 //
 // auth.Negotiate is being written (auth/negotiate.go). Until it exists,

@@ -41,6 +41,8 @@ var commands = map[string]command{
 	"hash":  {"print the NT and NTLMv2 hashes of a password, for a config file", runHash},
 	"get":   {"fetch a URL like curl, answering NTLM/Negotiate/Digest/Basic challenges", runGet},
 	"proxy": {"run the local authenticating proxy (default 127.0.0.1:3128)", runProxy},
+	"env":   {"print shell exports that point HTTP(S)_PROXY at sesame", runEnv},
+	"run":   {"run a command with HTTP(S)_PROXY pointing at sesame (starting one if none runs)", runRun},
 }
 
 // usageError marks errors caused by how sesame was called (exit status 2).
@@ -81,7 +83,10 @@ func run(e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "sesame %s: %v\n", args[0], err)
 		return 2
 	case exitStatus(err) != 0: // a command's finer status (sesame get's are curl's)
-		fmt.Fprintf(e.stderr, "sesame %s: %v\n", args[0], err)
+		var xe *exitError
+		if !errors.As(err, &xe) || !xe.quiet {
+			fmt.Fprintf(e.stderr, "sesame %s: %v\n", args[0], err)
+		}
 		return exitStatus(err)
 	default:
 		fmt.Fprintf(e.stderr, "sesame %s: %v\n", args[0], err)
@@ -100,4 +105,31 @@ func printUsage(w io.Writer) {
 		fmt.Fprintf(w, "  %-8s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintln(w, "\nRun 'sesame COMMAND -h' for a command's flags.")
+}
+
+// exitError carries an exit status other than 1 (failure) and 2 (usage),
+// for commands that, like "sesame get", give scripts finer statuses.
+type exitError struct {
+	code int
+	err  error
+	// quiet: the status speaks for itself (sesame run passes on its
+	// command's), so run prints nothing.
+	quiet bool
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func exitf(code int, format string, args ...any) error {
+	return &exitError{code: code, err: fmt.Errorf(format, args...)}
+}
+
+// exitStatus returns the status err asks for, 0 when it names none (run
+// then uses 1 or 2).
+func exitStatus(err error) int {
+	var xe *exitError
+	if errors.As(err, &xe) {
+		return xe.code
+	}
+	return 0
 }

@@ -37,83 +37,79 @@ type listFlag []string
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
-// runProxy runs the local authenticating proxy until SIGINT or SIGTERM.
-func runProxy(e *env, args []string) error {
-	fs := newFlagSet("sesame proxy", proxyUsage, e.stderr)
-	configFile := fs.String("config", "", "configuration `FILE` (TOML)")
-	importFile := fs.String("import", "", "read a cntlm.conf or px.ini `FILE` instead, reporting what does not map")
-	printConfig := fs.Bool("print-config", false, "print the effective configuration as TOML and exit (secrets included: don't paste it)")
-	exampleConfig := fs.Bool("example-config", false, "print a commented example configuration and exit")
-	var listens, upstreams, allows listFlag
-	fs.Var(&listens, "listen", "address to listen on (repeatable; default 127.0.0.1:3128)")
-	fs.Var(&upstreams, "upstream", "upstream proxy HOST:PORT or URL, tried in order (repeatable; default: HTTPS_PROXY/HTTP_PROXY)")
-	noProxy := fs.String("no-proxy", "", "hosts reached directly (NO_PROXY syntax; default $NO_PROXY)")
-	directFallback := fs.Bool("direct-fallback", false, "go DIRECT when every upstream is down")
-	user := fs.String("user", "", "account for the upstream proxy: DOMAIN\\user, user@domain or user")
-	domain := fs.String("domain", "", "domain, if --user has none")
-	workstation := fs.String("workstation", "", "workstation name sent in NTLM")
-	ntlmv2Hash := fs.String("ntlmv2-hash", "", "NTLMv2 hash (PassNTLMv2 from 'sesame hash'); NTLM only")
-	schemes := fs.String("auth", "", "schemes to answer the upstream with: any, or a comma list of ntlm, digest, basic")
-	fs.Var(&allows, "allow", "client network allowed besides loopback, e.g. 10.0.0.0/8 (repeatable; needed to listen beyond loopback)")
-	logLevel := fs.String("log-level", "", "debug, info, warn or error (default info)")
-	var secret secretFlags
-	secret.register(fs)
-	rest, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(rest) > 0 {
-		return usagef("unexpected argument %q", rest[0])
-	}
-	if *exampleConfig {
-		_, err := io.WriteString(e.stdout, config.Example)
-		return err
-	}
+// proxyFlags are the flags of `sesame proxy`, shared by `sesame run`,
+// which starts the same proxy when none is running.
+type proxyFlags struct {
+	fs                                             *flag.FlagSet
+	configFile, importFile                         *string
+	listens, upstreams, allows                     listFlag
+	noProxy, user, domain, workstation, ntlmv2Hash *string
+	schemes, logLevel                              *string
+	directFallback                                 *bool
+	secret                                         secretFlags
+}
 
-	cfg, notes, err := loadProxyConfig(e, *configFile, *importFile)
+func newProxyFlags(fs *flag.FlagSet) *proxyFlags {
+	p := &proxyFlags{fs: fs}
+	p.configFile = fs.String("config", "", "configuration `FILE` (TOML)")
+	p.importFile = fs.String("import", "", "read a cntlm.conf or px.ini `FILE` instead, reporting what does not map")
+	fs.Var(&p.listens, "listen", "address to listen on (repeatable; default 127.0.0.1:3128)")
+	fs.Var(&p.upstreams, "upstream", "upstream proxy HOST:PORT or URL, tried in order (repeatable; default: HTTPS_PROXY/HTTP_PROXY)")
+	p.noProxy = fs.String("no-proxy", "", "hosts reached directly (NO_PROXY syntax; default $NO_PROXY)")
+	p.directFallback = fs.Bool("direct-fallback", false, "go DIRECT when every upstream is down")
+	p.user = fs.String("user", "", "account for the upstream proxy: DOMAIN\\user, user@domain or user")
+	p.domain = fs.String("domain", "", "domain, if --user has none")
+	p.workstation = fs.String("workstation", "", "workstation name sent in NTLM")
+	p.ntlmv2Hash = fs.String("ntlmv2-hash", "", "NTLMv2 hash (PassNTLMv2 from 'sesame hash'); NTLM only")
+	p.schemes = fs.String("auth", "", "schemes to answer the upstream with: any, or a comma list of ntlm, digest, basic")
+	fs.Var(&p.allows, "allow", "client network allowed besides loopback, e.g. 10.0.0.0/8 (repeatable; needed to listen beyond loopback)")
+	p.logLevel = fs.String("log-level", "", "debug, info, warn or error (default info)")
+	p.secret.register(fs)
+	return p
+}
+
+// config returns the effective configuration: defaults, file, SESAME_*
+// variables, then the flags that were given.
+func (p *proxyFlags) config(e *env) (*config.Config, []config.ImportNote, error) {
+	cfg, notes, err := loadProxyConfig(e, *p.configFile, *p.importFile)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	// Flags that were given override everything else.
 	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if len(listens) > 0 {
-		cfg.Listen = listens
+	p.fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if len(p.listens) > 0 {
+		cfg.Listen = p.listens
 	}
-	if len(upstreams) > 0 {
-		cfg.Upstreams = upstreams
+	if len(p.upstreams) > 0 {
+		cfg.Upstreams = p.upstreams
 	}
-	if len(allows) > 0 {
-		cfg.Allow = allows
+	if len(p.allows) > 0 {
+		cfg.Allow = p.allows
 	}
 	if set["no-proxy"] {
-		cfg.NoProxy = []string{*noProxy}
+		cfg.NoProxy = []string{*p.noProxy}
 	}
 	if set["direct-fallback"] {
-		cfg.DirectFallback = *directFallback
+		cfg.DirectFallback = *p.directFallback
 	}
 	if set["log-level"] {
-		cfg.LogLevel = *logLevel
+		cfg.LogLevel = *p.logLevel
 	}
 	if set["auth"] {
-		cfg.Auth.Schemes = strings.Split(*schemes, ",")
+		cfg.Auth.Schemes = strings.Split(*p.schemes, ",")
 	}
 	if set["user"] {
-		cfg.Auth.User, cfg.Auth.Domain = *user, ""
+		cfg.Auth.User, cfg.Auth.Domain = *p.user, ""
 	}
 	if set["domain"] {
-		cfg.Auth.Domain = *domain
+		cfg.Auth.Domain = *p.domain
 	}
 	if set["workstation"] {
-		cfg.Auth.Workstation = *workstation
+		cfg.Auth.Workstation = *p.workstation
 	}
-	if set["ntlmv2-hash"] || secret.given() {
+	if set["ntlmv2-hash"] || p.secret.given() {
 		// A secret on the command line replaces the configured one.
-		cfg.Auth.Password, cfg.Auth.PasswordEnv, cfg.Auth.NTHash, cfg.Auth.NTLMv2Hash = "", "", "", *ntlmv2Hash
-		if secret.passwordEnv != "" {
-			cfg.Auth.PasswordEnv = secret.passwordEnv
-		}
-		cfg.Auth.NTHash = secret.ntHash
+		cfg.Auth.Password, cfg.Auth.PasswordEnv, cfg.Auth.NTHash, cfg.Auth.NTLMv2Hash = "", p.secret.passwordEnv, p.secret.ntHash, *p.ntlmv2Hash
 	}
 	if len(cfg.Upstreams) == 0 {
 		for _, v := range []string{"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"} {
@@ -127,7 +123,31 @@ func runProxy(e *env, args []string) error {
 		cfg.NoProxy = []string{e.getenv("NO_PROXY") + "," + e.getenv("no_proxy")}
 	}
 	if err := cfg.Validate(); err != nil {
-		return &usageError{err.Error()}
+		return nil, nil, &usageError{err.Error()}
+	}
+	return cfg, notes, nil
+}
+
+// runProxy runs the local authenticating proxy until SIGINT or SIGTERM.
+func runProxy(e *env, args []string) error {
+	fs := newFlagSet("sesame proxy", proxyUsage, e.stderr)
+	pf := newProxyFlags(fs)
+	printConfig := fs.Bool("print-config", false, "print the effective configuration as TOML and exit (secrets included: don't paste it)")
+	exampleConfig := fs.Bool("example-config", false, "print a commented example configuration and exit")
+	rest, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usagef("unexpected argument %q", rest[0])
+	}
+	if *exampleConfig {
+		_, err := io.WriteString(e.stdout, config.Example)
+		return err
+	}
+	cfg, notes, err := pf.config(e)
+	if err != nil {
+		return err
 	}
 	if *printConfig {
 		b, err := cfg.Marshal()
@@ -137,10 +157,27 @@ func runProxy(e *env, args []string) error {
 		_, err = e.stdout.Write(b)
 		return err
 	}
+	logger, err := proxyLogger(e, cfg, notes)
+	if err != nil {
+		return err
+	}
+	srv, err := newProxyServer(e, cfg, &pf.secret, logger)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	lns, err := listenAll(cfg.Listen)
+	if err != nil {
+		return err
+	}
+	return serveAll(ctx, stop, srv, lns, logger)
+}
 
+func proxyLogger(e *env, cfg *config.Config, notes []config.ImportNote) (*slog.Logger, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
-		return usagef("log level: %v", err)
+		return nil, usagef("log level: %v", err)
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
 	for _, n := range notes {
@@ -149,43 +186,46 @@ func runProxy(e *env, args []string) error {
 	for _, w := range cfg.Warnings() {
 		logger.Warn(w)
 	}
+	return logger, nil
+}
 
-	listens = cfg.Listen
+// newProxyServer builds the proxy from a configuration: client
+// allow-list, upstream list, NoProxy, credentials.
+func newProxyServer(e *env, cfg *config.Config, secret *secretFlags, logger *slog.Logger) (*proxy.Server, error) {
 	var allowed []netip.Prefix
 	for _, a := range cfg.Allow {
 		p, err := netip.ParsePrefix(a)
 		if err != nil {
 			addr, aerr := netip.ParseAddr(a)
 			if aerr != nil {
-				return usagef("allow %q: %v", a, err)
+				return nil, usagef("allow %q: %v", a, err)
 			}
 			p = netip.PrefixFrom(addr, addr.BitLen())
 		}
 		allowed = append(allowed, p.Masked())
 	}
-	for _, l := range listens {
+	for _, l := range cfg.Listen {
 		host, _, err := net.SplitHostPort(l)
 		if err != nil {
-			return usagef("--listen %q: %v", l, err)
+			return nil, usagef("--listen %q: %v", l, err)
 		}
 		ip, err := netip.ParseAddr(host)
 		loopback := (err == nil && ip.IsLoopback()) || host == "localhost"
 		if !loopback && len(allowed) == 0 {
-			return usagef("--listen %s is reachable from other machines: name the client networks with --allow CIDR (gateway mode)", l)
+			return nil, usagef("--listen %s is reachable from other machines: name the client networks with --allow CIDR (gateway mode)", l)
 		}
 	}
 	if len(allowed) > 0 {
 		// Loopback stays allowed in gateway mode.
 		allowed = append(allowed, netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128"))
 	}
-
 	ups := &proxy.Upstreams{}
 	for _, s := range cfg.Upstreams {
 		u, err := proxy.ParseUpstream(s)
 		if err != nil {
-			return usagef("%v", err)
+			return nil, usagef("%v", err)
 		}
-		if containsAddr(listens, u.Host) {
+		if containsAddr(cfg.Listen, u.Host) {
 			logger.Warn("ignoring an upstream that is this proxy itself", "upstream", u.Host)
 			continue
 		}
@@ -193,49 +233,54 @@ func runProxy(e *env, args []string) error {
 	}
 	np, err := proxy.ParseNoProxy(strings.Join(cfg.NoProxy, ","))
 	if err != nil {
-		return usagef("no-proxy: %v", err)
+		return nil, usagef("no-proxy: %v", err)
 	}
-
 	tr := &auth.Transport{Logger: logger}
-	if cfg.Auth.User != "" {
-		if tr.ProxyCredentials, err = proxyCredentials(e, &secret, &cfg.Auth); err != nil {
-			return err
+	a := &cfg.Auth
+	if a.User != "" {
+		if tr.ProxyCredentials, err = proxyCredentials(e, secret, a); err != nil {
+			return nil, err
 		}
-	} else if secret.given() || cfg.Auth.NTLMv2Hash != "" || cfg.Auth.NTHash != "" || cfg.Auth.Password != "" || cfg.Auth.PasswordEnv != "" {
-		return usagef("a password or hash needs a user (--user or auth.user)")
+	} else if secret.given() || a.NTLMv2Hash != "" || a.NTHash != "" || a.Password != "" || a.PasswordEnv != "" {
+		return nil, usagef("a password or hash needs a user (--user or auth.user)")
 	}
-
-	srv := &proxy.Server{
+	return &proxy.Server{
 		Router:         &proxy.StaticRouter{Upstreams: ups, NoProxy: np, DirectFallback: cfg.DirectFallback},
 		Upstreams:      ups,
 		Transport:      tr,
 		AllowedClients: allowed,
 		Logger:         logger,
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	}, nil
+}
+
+func listenAll(addrs []string) ([]net.Listener, error) {
 	var lns []net.Listener
-	for _, l := range listens {
+	for _, l := range addrs {
 		ln, err := net.Listen("tcp", l)
 		if err != nil {
 			for _, o := range lns {
 				o.Close()
 			}
-			return fmt.Errorf("listen %s: %w", l, err)
+			return nil, fmt.Errorf("listen %s: %w", l, err)
 		}
 		lns = append(lns, ln)
 	}
+	return lns, nil
+}
+
+// serveAll serves on every listener until ctx ends or one fails.
+func serveAll(ctx context.Context, stop func(), srv *proxy.Server, lns []net.Listener, logger *slog.Logger) error {
 	route := "DIRECT"
-	if len(ups.List) > 0 {
+	if srv.Upstreams != nil && len(srv.Upstreams.List) > 0 {
 		var hs []string
-		for _, u := range ups.List {
+		for _, u := range srv.Upstreams.List {
 			hs = append(hs, u.Host)
 		}
 		route = strings.Join(hs, ", ")
 	}
 	errc := make(chan error, len(lns))
 	for _, ln := range lns {
-		logger.Info("sesame proxy listening", "addr", ln.Addr().String(), "upstream", route, "auth", authSummary(tr.ProxyCredentials))
+		logger.Info("sesame proxy listening", "addr", ln.Addr().String(), "upstream", route, "auth", authSummary(srv.Transport.ProxyCredentials))
 		go func(ln net.Listener) { errc <- srv.Serve(ctx, ln) }(ln)
 	}
 	var first error

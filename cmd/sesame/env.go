@@ -1,0 +1,82 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"strings"
+)
+
+const envUsage = `sesame env [--proxy URL] [--shell sh|fish|powershell|cmd]
+
+Prints the commands that point HTTP_PROXY, HTTPS_PROXY (and their lower-case
+forms, which curl and wget read) at sesame, with NO_PROXY for loopback.
+Use: eval "$(sesame env)"`
+
+// runEnv prints shell exports for using the proxy.
+func runEnv(e *env, args []string) error {
+	fs := newFlagSet("sesame env", envUsage, e.stderr)
+	proxyURL := fs.String("proxy", "", "the proxy's URL (default: the first listen address of the configuration, http://127.0.0.1:3128)")
+	shell := fs.String("shell", "sh", "syntax: sh (bash, zsh), fish, powershell or cmd")
+	rest, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usagef("unexpected argument %q", rest[0])
+	}
+	u := *proxyURL
+	if u == "" {
+		cfg, _, err := loadProxyConfig(e, "", "")
+		if err != nil {
+			return err
+		}
+		u = "http://" + clientAddr(cfg.Listen[0])
+	}
+	for _, kv := range proxyEnv(u) {
+		k, v, _ := strings.Cut(kv, "=")
+		switch *shell {
+		case "sh":
+			fmt.Fprintf(e.stdout, "export %s=%s\n", k, shellQuote(v))
+		case "fish":
+			fmt.Fprintf(e.stdout, "set -gx %s %s\n", k, shellQuote(v))
+		case "powershell":
+			fmt.Fprintf(e.stdout, "$env:%s = '%s'\n", k, strings.ReplaceAll(v, "'", "''"))
+		case "cmd":
+			fmt.Fprintf(e.stdout, "set %s=%s\n", k, v)
+		default:
+			return usagef("--shell %q: sh, fish, powershell or cmd", *shell)
+		}
+	}
+	return nil
+}
+
+// proxyEnv is the environment that sends a program's traffic to the proxy
+// at u. Loopback stays direct: a local service must not be asked for
+// through the corporate proxy.
+func proxyEnv(u string) []string {
+	const noProxy = "localhost,127.0.0.1,::1"
+	return []string{
+		"HTTP_PROXY=" + u, "HTTPS_PROXY=" + u, "http_proxy=" + u, "https_proxy=" + u,
+		"NO_PROXY=" + noProxy, "no_proxy=" + noProxy,
+	}
+}
+
+// clientAddr turns a listen address into one a client can dial: an
+// unspecified address (0.0.0.0, ::) means loopback for local clients.
+func clientAddr(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func shellQuote(s string) string {
+	if s != "" && !strings.ContainsAny(s, " \t\n'\"\\$`;&|<>()*?[]#~") {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
