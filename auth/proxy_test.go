@@ -1,7 +1,6 @@
 package auth_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
@@ -221,33 +220,13 @@ func TestTransportSquidNTLMUpload(t *testing.T) {
 	defer origin.Close()
 	sq := lab.StartSquid(t, lab.SquidOptions{Auth: "ntlm", Users: proxyUsers})
 	proxyURL, _ := url.Parse(sq.URL)
-	payload := make([]byte, 10<<20)
-	for i := range payload {
-		payload[i] = byte(i * 13)
-	}
-	want := fmt.Sprintf("sha256=%x", sha256.Sum256(payload))
+	payload, want := testPayload(10<<20, 13)
 	for _, replayable := range []bool{true, false} {
 		t.Run(fmt.Sprintf("replayable=%v", replayable), func(t *testing.T) {
 			tr := &auth.Transport{Proxy: http.ProxyURL(proxyURL), ProxyCredentials: []auth.Credential{proxyCred("ntlm", "AlicePass123")}}
 			defer tr.CloseIdleConnections()
-			var body io.Reader = bytes.NewReader(payload)
-			if !replayable {
-				pr, pw := io.Pipe()
-				go func() { pw.CloseWithError(copyAll(pw, payload)) }()
-				body = pr
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			defer cancel()
-			req, _ := http.NewRequestWithContext(ctx, "POST", origin.URL+"/upload", body)
-			req.ContentLength = int64(len(payload))
-			resp, err := tr.RoundTrip(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 200 || !strings.Contains(string(got), want) {
-				t.Fatalf("%s: %q, want %s\n%s", resp.Status, got, want, sq.CacheLog())
+			if code, got := upload(t, tr, origin.URL+"/upload", payload, replayable); code != 200 || !strings.Contains(got, want) {
+				t.Fatalf("%d: %q, want %s\n%s", code, got, want, sq.CacheLog())
 			}
 		})
 	}

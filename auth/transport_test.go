@@ -98,11 +98,7 @@ func TestTransportNoBasicOverHTTP(t *testing.T) {
 // handshake legs carry no body, so the body is sent once.
 func TestTransportNTLMLargePOST(t *testing.T) {
 	ap := lab.StartApache(t, lab.ApacheOptions{NTLMUsers: apacheNTLMUsers})
-	payload := make([]byte, 10<<20)
-	for i := range payload {
-		payload[i] = byte(i * 7)
-	}
-	want := fmt.Sprintf("%x", sha256.Sum256(payload))
+	payload, want := testPayload(10<<20, 7)
 	for _, replayable := range []bool{true, false} {
 		t.Run(fmt.Sprintf("replayable=%v", replayable), func(t *testing.T) {
 			// A new Transport each time: it has not seen the server's
@@ -110,37 +106,48 @@ func TestTransportNTLMLargePOST(t *testing.T) {
 			// without GetBody, asks with Expect: 100-continue first).
 			tr := &auth.Transport{Proxy: noProxy, Credentials: []auth.Credential{&auth.NTLM{Client: ntlm.Client{User: `CORP\alice`, Password: "AlicePass123"}}}}
 			defer tr.CloseIdleConnections()
-			var body io.Reader = bytes.NewReader(payload)
-			if !replayable {
-				pr, pw := io.Pipe()
-				go func() { pw.CloseWithError(copyAll(pw, payload)) }()
-				body = pr
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			defer cancel()
-			req, _ := http.NewRequestWithContext(ctx, "POST", ap.URL+"/ntlm/sha256.cgi", body)
-			if !replayable {
-				req.ContentLength = int64(len(payload))
-			}
-			resp, err := tr.RoundTrip(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 200 || !strings.Contains(string(got), want) {
-				t.Fatalf("%s: %q, want sha256 %s\n%s", resp.Status, got, want, ap.ErrorLog())
+			if code, got := upload(t, tr, ap.URL+"/ntlm/sha256.cgi", payload, replayable); code != 200 || !strings.Contains(got, want) {
+				t.Fatalf("%d: %q, want %s\n%s", code, got, want, ap.ErrorLog())
 			}
 		})
 	}
 }
 
-func tail(s string, n int) string {
-	lines := strings.Split(s, "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
+// testPayload is n deterministic bytes and the "sha256=" line the upload
+// CGIs and origins answer with.
+func testPayload(n int, seed byte) ([]byte, string) {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i) * seed
 	}
-	return strings.Join(lines, "\n")
+	return b, fmt.Sprintf("sha256=%x", sha256.Sum256(b))
+}
+
+// upload POSTs payload through tr, as a replayable body (bytes.Reader,
+// which sets GetBody) or as one that can be read once (a pipe), and
+// returns the response status and body.
+func upload(t *testing.T, tr http.RoundTripper, url string, payload []byte, replayable bool) (int, string) {
+	t.Helper()
+	var body io.Reader = bytes.NewReader(payload)
+	if !replayable {
+		pr, pw := io.Pipe()
+		go func() { pw.CloseWithError(copyAll(pw, payload)) }()
+		body = pr
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "POST", url, body)
+	req.ContentLength = int64(len(payload))
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	got, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(got)
 }
 
 func copyAll(w io.Writer, b []byte) error { _, err := w.Write(b); return err }
@@ -188,37 +195,28 @@ func TestTransportNTLMConcurrent(t *testing.T) {
 	t.Logf("pool: %+v", tr.PoolStats())
 }
 
-func tlsConfig(roots *x509.CertPool) *tls.Config { return &tls.Config{RootCAs: roots} }
-
 // A large Digest upload to a server the Transport has not met: the body
 // waits behind Expect: 100-continue, the 401's nonce is answered once
 // (nc=00000001, which Apache checks), and the body arrives intact.
 func TestTransportDigestLargeUpload(t *testing.T) {
 	ap := lab.StartApache(t, lab.ApacheOptions{BasicUsers: interopUsers})
-	payload := bytes.Repeat([]byte("sesame digest upload "), 100000) // 2.1 MB
-	want := fmt.Sprintf("sha256=%x", sha256.Sum256(payload))
+	payload, want := testPayload(2<<20, 3)
 	for _, replayable := range []bool{true, false} {
 		tr := &auth.Transport{Proxy: noProxy, Credentials: []auth.Credential{&auth.Digest{User: "alice", Password: "AlicePass123"}}}
-		var body io.Reader = bytes.NewReader(payload)
-		if !replayable {
-			pr, pw := io.Pipe()
-			go func() { pw.CloseWithError(copyAll(pw, payload)) }()
-			body = pr
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		req, _ := http.NewRequestWithContext(ctx, "POST", ap.URL+"/digest/sha256.cgi", body)
-		req.ContentLength = int64(len(payload))
-		resp, err := tr.RoundTrip(req)
-		if err != nil {
-			cancel()
-			t.Fatal(err)
-		}
-		got, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		cancel()
+		code, got := upload(t, tr, ap.URL+"/digest/sha256.cgi", payload, replayable)
 		tr.CloseIdleConnections()
-		if resp.StatusCode != 200 || !strings.Contains(string(got), want) {
-			t.Fatalf("replayable=%v: %s %q\n%s", replayable, resp.Status, got, ap.ErrorLog())
+		if code != 200 || !strings.Contains(got, want) {
+			t.Fatalf("replayable=%v: %d %q\n%s", replayable, code, got, ap.ErrorLog())
 		}
 	}
+}
+
+func tlsConfig(roots *x509.CertPool) *tls.Config { return &tls.Config{RootCAs: roots} }
+
+func tail(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
