@@ -24,6 +24,8 @@ PKGS=(
   procps iproute2                           # pgrep/ps and ss: checking that tests leave no process or socket
   krb5-kdc krb5-admin-server krb5-user      # MIT KDC (StartKDC): krb5kdc, kdb5_util; kadmin.local only (kadmind never runs); kinit/klist/kvno
   squid                                     # upstream proxy (StartSquid) with basic/digest/negotiate helpers
+  cntlm                                     # competitor local NTLM proxy (StartCntlm), for the proxy benchmark
+  git                                       # a real tool through `sesame run` (git clone over HTTP)
 )
 
 me=install-test-deps.sh

@@ -27,6 +27,9 @@
 //     strict by default) or nothing; loopback destinations only, and an
 //     access log that shows the handshakes per client connection
 //     ([Squid.Connections]).
+//   - [StartCntlm]: cntlm 0.92.3, the incumbent local NTLM proxy, in the
+//     foreground, for side-by-side benchmarks (its compact NTLM messages
+//     need a squid with NTLMShim).
 //
 // Missing peers fail the test (via [Require]); they never skip it. A
 // skipped interop test looks like a passing one in CI, which is how interop

@@ -44,6 +44,8 @@ var debPackages = map[string]string{
 	basicNCSAAuth:           "squid",
 	digestFileAuth:          "squid",
 	negotiateKrb5:           "squid",
+	cntlmBin:                "cntlm",
+	"git":                   "git",
 }
 
 // sbinDirs are searched after $PATH: Debian installs daemons (apache2) in
