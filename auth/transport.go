@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -84,11 +85,12 @@ type Transport struct {
 	// status; never a token or secret). nil means slog.Default().
 	Logger *slog.Logger
 
-	once   sync.Once
-	pool   *httpconn.Pool
-	mu     sync.Mutex
-	known  map[string]*knownAuth // peer -> what authenticated there last
-	failed map[string]bool       // peer + scheme + identity -> rejected
+	once       sync.Once
+	pool       *httpconn.Pool
+	handshakes atomic.Int64
+	mu         sync.Mutex
+	known      map[string]*knownAuth // peer -> what authenticated there last
+	failed     map[string]bool       // peer + scheme + identity -> rejected
 }
 
 // knownAuth remembers what a peer accepted, to authenticate later
@@ -112,6 +114,12 @@ func (t *Transport) CloseIdleConnections() {
 	t.init()
 	t.pool.CloseIdle()
 }
+
+// Handshakes returns how many authentication handshakes the Transport has
+// begun: in answer to a challenge, or pre-emptively on a new connection
+// for NTLM and Negotiate (pre-emptive Basic and Digest headers on each
+// request are not counted).
+func (t *Transport) Handshakes() int64 { return t.handshakes.Load() }
 
 // PoolStats returns the connection pool's counters.
 func (t *Transport) PoolStats() httpconn.Stats {
@@ -457,6 +465,9 @@ func (ex *exchange) preempt(conn *httpconn.Conn) {
 			return
 		}
 		*slot = &leg{cred: k.cred, hs: hs, value: v, final: final}
+		if ConnectionBound(k.cred.Scheme()) {
+			t.handshakes.Add(1)
+		}
 	}
 	if ex.proxyURL != nil && ex.toProxy() && len(t.ProxyCredentials) > 0 {
 		try(ex.proxyPeer(), ex.target(conn, true), &ex.proxy)
@@ -619,6 +630,7 @@ func (ex *exchange) advance(ctx context.Context, slot **leg, resp *http.Response
 			return false, err
 		}
 		l.value, l.final = v, final
+		t.handshakes.Add(1)
 		t.logger().Debug("auth: handshake", "peer", peer, "scheme", cred.Scheme(), "identity", cred.Identity(), "status", resp.StatusCode)
 		ex.remember(peer, cred, ch)
 		return true, nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"sort"
@@ -35,6 +36,9 @@ type Config struct {
 	Allow []string `toml:"allow"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `toml:"log_level"`
+	// Admin is the loopback address of the status page, metrics and
+	// /proxy.pac; empty for none.
+	Admin string `toml:"admin"`
 	// Auth is how sesame authenticates to the upstream proxy.
 	Auth Auth `toml:"auth"`
 }
@@ -113,7 +117,7 @@ func Parse(r io.Reader) (*Config, error) {
 
 // ApplyEnv overrides settings from SESAME_* variables: SESAME_LISTEN,
 // SESAME_UPSTREAMS, SESAME_NO_PROXY and SESAME_ALLOW (comma lists),
-// SESAME_DIRECT_FALLBACK (true/false), SESAME_LOG_LEVEL, SESAME_AUTH
+// SESAME_DIRECT_FALLBACK (true/false), SESAME_LOG_LEVEL, SESAME_ADMIN, SESAME_AUTH
 // (schemes), SESAME_USER, SESAME_DOMAIN, SESAME_WORKSTATION,
 // SESAME_PASSWORD_ENV, SESAME_NT_HASH and SESAME_NTLMV2_HASH.
 func (c *Config) ApplyEnv(getenv func(string) string) error {
@@ -133,6 +137,7 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 	list("SESAME_ALLOW", &c.Allow)
 	list("SESAME_AUTH", &c.Auth.Schemes)
 	str("SESAME_LOG_LEVEL", &c.LogLevel)
+	str("SESAME_ADMIN", &c.Admin)
 	str("SESAME_USER", &c.Auth.User)
 	str("SESAME_DOMAIN", &c.Auth.Domain)
 	str("SESAME_WORKSTATION", &c.Auth.Workstation)
@@ -169,6 +174,13 @@ func (c *Config) Validate() error {
 			if _, err2 := netip.ParseAddr(a); err2 != nil {
 				return fmt.Errorf("%w: allow: %q is not an address or CIDR network", ErrInvalid, a)
 			}
+		}
+	}
+	if c.Admin != "" {
+		host, _, err := net.SplitHostPort(c.Admin)
+		ip, perr := netip.ParseAddr(host)
+		if err != nil || (host != "localhost" && (perr != nil || !ip.IsLoopback())) {
+			return fmt.Errorf("%w: admin %q: must be a loopback address with a port (it shows the network's layout)", ErrInvalid, c.Admin)
 		}
 	}
 	switch strings.ToLower(c.LogLevel) {

@@ -52,6 +52,7 @@ type Server struct {
 	once   sync.Once
 	stats  Stats
 	dialer net.Dialer
+	recent recentErrors
 }
 
 // Stats are a server's counters.
@@ -284,6 +285,7 @@ func (s *Server) access(r *http.Request, route *url.URL, status int, bytes int64
 		"status", status, "bytes", bytes, "duration", time.Since(start).Round(time.Microsecond)}
 	if err != nil {
 		attrs = append(attrs, "err", err.Error())
+		s.recent.add(RecentError{Time: time.Now(), Method: r.Method, Target: target, Upstream: via, Err: err.Error()})
 	}
 	s.logger().Info("access", attrs...)
 }

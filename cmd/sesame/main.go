@@ -19,6 +19,10 @@ import (
 	"sort"
 )
 
+// version is sesame's version, set at release builds with
+// -ldflags "-X main.version=...".
+var version = "dev"
+
 // env is the process's view of the outside world, passed in so that tests
 // can run commands in-process with their own input and environment.
 type env struct {

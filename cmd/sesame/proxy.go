@@ -8,12 +8,14 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/sesame-auth/sesame/auth"
 	"github.com/sesame-auth/sesame/config"
@@ -44,7 +46,7 @@ type proxyFlags struct {
 	configFile, importFile                         *string
 	listens, upstreams, allows                     listFlag
 	noProxy, user, domain, workstation, ntlmv2Hash *string
-	schemes, logLevel                              *string
+	schemes, logLevel, admin                       *string
 	directFallback                                 *bool
 	secret                                         secretFlags
 }
@@ -64,6 +66,7 @@ func newProxyFlags(fs *flag.FlagSet) *proxyFlags {
 	p.schemes = fs.String("auth", "", "schemes to answer the upstream with: any, or a comma list of ntlm, digest, basic")
 	fs.Var(&p.allows, "allow", "client network allowed besides loopback, e.g. 10.0.0.0/8 (repeatable; needed to listen beyond loopback)")
 	p.logLevel = fs.String("log-level", "", "debug, info, warn or error (default info)")
+	p.admin = fs.String("admin", "", "loopback `ADDR` for the status page, /metrics and /proxy.pac (e.g. 127.0.0.1:3129)")
 	p.secret.register(fs)
 	return p
 }
@@ -94,6 +97,9 @@ func (p *proxyFlags) config(e *env) (*config.Config, []config.ImportNote, error)
 	}
 	if set["log-level"] {
 		cfg.LogLevel = *p.logLevel
+	}
+	if set["admin"] {
+		cfg.Admin = *p.admin
 	}
 	if set["auth"] {
 		cfg.Auth.Schemes = strings.Split(*p.schemes, ",")
@@ -170,6 +176,20 @@ func runProxy(e *env, args []string) error {
 	lns, err := listenAll(cfg.Listen)
 	if err != nil {
 		return err
+	}
+	if cfg.Admin != "" {
+		aln, err := net.Listen("tcp", cfg.Admin)
+		if err != nil {
+			for _, ln := range lns {
+				ln.Close()
+			}
+			return fmt.Errorf("admin listener: %w", err)
+		}
+		admin := &proxy.Admin{Server: srv, ProxyAddrs: cfg.Listen, Version: version}
+		hs := &http.Server{Handler: admin, ReadHeaderTimeout: 10 * time.Second}
+		go hs.Serve(aln)
+		defer hs.Close()
+		logger.Info("sesame admin listening", "url", "http://"+aln.Addr().String()+"/")
 	}
 	return serveAll(ctx, stop, srv, lns, logger)
 }

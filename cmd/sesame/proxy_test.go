@@ -275,3 +275,34 @@ func TestProxyConfigErrors(t *testing.T) {
 		t.Errorf("--example-config: %d %q", code, out)
 	}
 }
+
+// The admin listener of a running proxy: status page, metrics that count
+// the traffic just sent, and the PAC file.
+func TestProxyAdmin(t *testing.T) {
+	bin := buildSesame(t)
+	origin := httptest.NewServer(http.HandlerFunc(whoOrigin))
+	defer origin.Close()
+	sq := lab.StartSquid(t, lab.SquidOptions{Auth: "ntlm", Users: []lab.ProxyUser{{Domain: "CORP", User: "alice", Password: "AlicePass123"}}})
+	admin := fmt.Sprintf("127.0.0.1:%d", lab.FreePort(t))
+	p := startProxy(t, bin, []string{"PW=AlicePass123"}, "--upstream", sq.Addr, "--user", `CORP\alice`, "--password-env", "PW", "--admin", admin)
+	for i := 0; i < 3; i++ {
+		if _, err := curl(t, "-x", p.URL, origin.URL+"/counted"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page, err := curl(t, "http://"+admin+"/")
+	if err != nil || !strings.Contains(page, sq.Addr) || !strings.Contains(page, `CORP\alice`) {
+		t.Fatalf("status page: %v\n%s", err, page)
+	}
+	metrics, err := curl(t, "http://"+admin+"/metrics")
+	if err != nil || !strings.Contains(metrics, "sesame_requests_total 3") || !strings.Contains(metrics, "sesame_upstream_handshakes_total 1") {
+		t.Fatalf("metrics: %v\n%s", err, metrics)
+	}
+	pac, err := curl(t, "http://"+admin+"/proxy.pac")
+	if err != nil || !strings.Contains(pac, "PROXY "+strings.TrimPrefix(p.URL, "http://")) {
+		t.Fatalf("proxy.pac: %v\n%s", err, pac)
+	}
+	if code, _, errOut := sesame(t, "", nil, "proxy", "--admin", "0.0.0.0:3129"); code != 2 || !strings.Contains(errOut, "loopback") {
+		t.Errorf("admin beyond loopback: exit %d %q", code, errOut)
+	}
+}
