@@ -53,7 +53,9 @@ func (r *recentErrors) snapshot() []RecentError {
 // proxy (/proxy.pac). Serve it on loopback only: it shows the network's
 // layout and the account in use (never a secret).
 type Admin struct {
-	Server *Server
+	// Proxy gives the Server whose state is shown (a Switch follows
+	// reloads).
+	Proxy interface{ Load() *Server }
 	// ProxyAddrs are the addresses the proxy listens on, for /proxy.pac
 	// and the page.
 	ProxyAddrs []string
@@ -122,7 +124,7 @@ func (a *Admin) routeLine(raw string) (string, error) {
 		u.Host = net.JoinHostPort(u.Hostname(), port)
 	}
 	var parts []string
-	for _, rt := range a.Server.routes(u) {
+	for _, rt := range a.Proxy.Load().routes(u) {
 		if rt == nil {
 			parts = append(parts, "DIRECT")
 		} else {
@@ -149,7 +151,7 @@ type upstreamRow struct {
 
 func (a *Admin) upstreams() []upstreamRow {
 	var rows []upstreamRow
-	if u := a.Server.Upstreams; u != nil {
+	if u := a.Proxy.Load().Upstreams; u != nil {
 		h := u.Health()
 		for _, p := range u.List {
 			rows = append(rows, upstreamRow{p.Host, h[p.Host]})
@@ -159,8 +161,8 @@ func (a *Admin) upstreams() []upstreamRow {
 }
 
 func (a *Admin) metrics(w http.ResponseWriter) {
-	s := a.Server
-	st := &s.stats
+	s := a.Proxy.Load()
+	st := s.Stats()
 	pool := s.Transport.PoolStats()
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 	metric := func(name, typ, help string, v any) {
@@ -219,7 +221,8 @@ table{border-collapse:collapse;margin-bottom:1.5em}td,th{border:1px solid #ccc;p
 `))
 
 func (a *Admin) status(w http.ResponseWriter, r *http.Request) {
-	s := a.Server
+	s := a.Proxy.Load()
+	st := s.Stats()
 	pool := s.Transport.PoolStats()
 	var auth []string
 	for _, c := range s.Transport.ProxyCredentials {
@@ -231,8 +234,8 @@ func (a *Admin) status(w http.ResponseWriter, r *http.Request) {
 	data := map[string]any{
 		"Version": a.Version, "Uptime": time.Since(a.started).Round(time.Second), "Addrs": a.ProxyAddrs,
 		"Auth": strings.Join(auth, ", "), "Upstreams": a.upstreams(),
-		"Requests": s.stats.Requests.Load(), "Tunnels": s.stats.Tunnels.Load(), "ActiveTunnels": s.stats.ActiveTunnels.Load(),
-		"Errors": s.stats.Errors.Load(), "Handshakes": s.Transport.Handshakes(),
+		"Requests": st.Requests.Load(), "Tunnels": st.Tunnels.Load(), "ActiveTunnels": st.ActiveTunnels.Load(),
+		"Errors": st.Errors.Load(), "Handshakes": s.Transport.Handshakes(),
 		"Dials": pool.Dials, "Reuses": pool.Reuses, "Idle": pool.Idle,
 		"RecentErrors": s.recent.snapshot(),
 	}

@@ -24,7 +24,9 @@ func TestAdmin(t *testing.T) {
 	}
 	srv.init()
 	srv.recent.add(RecentError{Method: "GET", Target: "http://broken.test/", Upstream: "proxy-a.test:3128", Err: "dial tcp: refused"})
-	h := &Admin{Server: srv, ProxyAddrs: []string{"0.0.0.0:3128"}, Version: "test"}
+	sw := &Switch{}
+	sw.Store(srv)
+	h := &Admin{Proxy: sw, ProxyAddrs: []string{"0.0.0.0:3128"}, Version: "test"}
 	get := func(path string) (int, string) {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))

@@ -49,8 +49,12 @@ type Server struct {
 	// Logger gets one access record per request (never a credential).
 	Logger *slog.Logger
 
+	// Counters, if set, are shared with an earlier Server (a reloaded
+	// configuration keeps counting); nil means the Server's own.
+	Counters *Stats
+
 	once   sync.Once
-	stats  Stats
+	stats  *Stats
 	dialer net.Dialer
 	recent recentErrors
 }
@@ -70,11 +74,18 @@ func (s *Server) init() {
 			return u, nil
 		}
 		s.dialer = net.Dialer{Timeout: s.dialTimeout(), KeepAlive: 30 * time.Second}
+		s.stats = s.Counters
+		if s.stats == nil {
+			s.stats = &Stats{}
+		}
 	})
 }
 
 // Stats returns the server's counters.
-func (s *Server) Stats() *Stats { return &s.stats }
+func (s *Server) Stats() *Stats {
+	s.init()
+	return s.stats
+}
 
 func (s *Server) logger() *slog.Logger {
 	if s.Logger != nil {
@@ -396,12 +407,18 @@ func (s *Server) relay(client net.Conn, clientBuf *bufio.Reader, upstream net.Co
 // open requests get up to 10 s; open tunnels run on until their peers or
 // the idle timeout close them.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	return Serve(ctx, ln, s, s.logger())
+}
+
+// Serve serves h (a Server, or a Switch between Servers) on ln until ctx
+// is cancelled, then shuts down gracefully.
+func Serve(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger) error {
 	hs := &http.Server{
-		Handler:           s,
+		Handler:           h,
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    maxRequestHeaderSize,
-		ErrorLog:          slog.NewLogLogger(s.logger().Handler(), slog.LevelDebug),
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -417,3 +434,17 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	return nil
 }
+
+// Switch is an http.Handler that serves each request with the current
+// Server, so that a reloaded configuration takes over for new requests
+// while listeners, and requests already running, carry on.
+type Switch struct{ cur atomic.Pointer[Server] }
+
+// Store makes s the Server for new requests.
+func (sw *Switch) Store(s *Server) { sw.cur.Store(s) }
+
+// Load returns the current Server.
+func (sw *Switch) Load() *Server { return sw.cur.Load() }
+
+// ServeHTTP implements http.Handler.
+func (sw *Switch) ServeHTTP(w http.ResponseWriter, r *http.Request) { sw.cur.Load().ServeHTTP(w, r) }

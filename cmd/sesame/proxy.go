@@ -13,6 +13,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -167,10 +169,12 @@ func runProxy(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv, err := newProxyServer(e, cfg, &pf.secret, logger)
+	srv, err := newProxyServer(e, cfg, &pf.secret, logger, nil)
 	if err != nil {
 		return err
 	}
+	sw := &proxy.Switch{}
+	sw.Store(srv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	lns, err := listenAll(cfg.Listen)
@@ -185,13 +189,60 @@ func runProxy(e *env, args []string) error {
 			}
 			return fmt.Errorf("admin listener: %w", err)
 		}
-		admin := &proxy.Admin{Server: srv, ProxyAddrs: cfg.Listen, Version: version}
+		admin := &proxy.Admin{Proxy: sw, ProxyAddrs: cfg.Listen, Version: version}
 		hs := &http.Server{Handler: admin, ReadHeaderTimeout: 10 * time.Second}
 		go hs.Serve(aln)
 		defer hs.Close()
 		logger.Info("sesame admin listening", "url", "http://"+aln.Addr().String()+"/")
 	}
-	return serveAll(ctx, stop, srv, lns, logger)
+	go reloadOnHangup(ctx, e, pf, sw, cfg, logger)
+	return serveAll(ctx, stop, sw, lns, logger)
+}
+
+// reloadOnHangup re-reads the configuration on SIGHUP and swaps the proxy
+// for new requests. Listen addresses stay (they need a restart); the
+// upstream connections, authenticated already, are kept when the
+// credentials did not change.
+func reloadOnHangup(ctx context.Context, e *env, pf *proxyFlags, sw *proxy.Switch, cfg *config.Config, logger *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		next, notes, err := pf.config(e)
+		if err != nil {
+			logger.Error("reload: configuration not changed", "err", err)
+			continue
+		}
+		for _, n := range notes {
+			logger.Warn("import: "+n.Msg, "key", n.Key, "line", n.Line)
+		}
+		if !slices.Equal(next.Listen, cfg.Listen) || next.Admin != cfg.Admin {
+			logger.Warn("reload: listen and admin addresses change only with a restart")
+			next.Listen, next.Admin = cfg.Listen, cfg.Admin
+		}
+		old := sw.Load()
+		var reuse *auth.Transport
+		if reflect.DeepEqual(next.Auth, cfg.Auth) {
+			reuse = old.Transport
+		}
+		srv, err := newProxyServer(e, next, &pf.secret, logger, reuse)
+		if err != nil {
+			logger.Error("reload: configuration not changed", "err", err)
+			continue
+		}
+		srv.Counters = old.Stats()
+		sw.Store(srv)
+		if reuse == nil {
+			old.Transport.CloseIdleConnections()
+		}
+		cfg = next
+		logger.Info("reload: configuration reloaded", "upstreams", strings.Join(next.Upstreams, ","))
+	}
 }
 
 func proxyLogger(e *env, cfg *config.Config, notes []config.ImportNote) (*slog.Logger, error) {
@@ -211,7 +262,10 @@ func proxyLogger(e *env, cfg *config.Config, notes []config.ImportNote) (*slog.L
 
 // newProxyServer builds the proxy from a configuration: client
 // allow-list, upstream list, NoProxy, credentials.
-func newProxyServer(e *env, cfg *config.Config, secret *secretFlags, logger *slog.Logger) (*proxy.Server, error) {
+//
+// With reuse set, that Transport (its authenticated connections and
+// credentials) carries on instead of a new one.
+func newProxyServer(e *env, cfg *config.Config, secret *secretFlags, logger *slog.Logger, reuse *auth.Transport) (*proxy.Server, error) {
 	var allowed []netip.Prefix
 	for _, a := range cfg.Allow {
 		p, err := netip.ParsePrefix(a)
@@ -255,14 +309,18 @@ func newProxyServer(e *env, cfg *config.Config, secret *secretFlags, logger *slo
 	if err != nil {
 		return nil, usagef("no-proxy: %v", err)
 	}
-	tr := &auth.Transport{Logger: logger}
-	a := &cfg.Auth
-	if a.User != "" {
-		if tr.ProxyCredentials, err = proxyCredentials(e, secret, a); err != nil {
-			return nil, err
+	tr := reuse // credentials unchanged on a reload: keep them and the pool
+	if tr == nil {
+		tr = &auth.Transport{Logger: logger}
+		a := &cfg.Auth
+		switch {
+		case a.User != "":
+			if tr.ProxyCredentials, err = proxyCredentials(e, secret, a); err != nil {
+				return nil, err
+			}
+		case secret.given() || a.NTLMv2Hash != "" || a.NTHash != "" || a.Password != "" || a.PasswordEnv != "":
+			return nil, usagef("a password or hash needs a user (--user or auth.user)")
 		}
-	} else if secret.given() || a.NTLMv2Hash != "" || a.NTHash != "" || a.Password != "" || a.PasswordEnv != "" {
-		return nil, usagef("a password or hash needs a user (--user or auth.user)")
 	}
 	return &proxy.Server{
 		Router:         &proxy.StaticRouter{Upstreams: ups, NoProxy: np, DirectFallback: cfg.DirectFallback},
@@ -289,7 +347,8 @@ func listenAll(addrs []string) ([]net.Listener, error) {
 }
 
 // serveAll serves on every listener until ctx ends or one fails.
-func serveAll(ctx context.Context, stop func(), srv *proxy.Server, lns []net.Listener, logger *slog.Logger) error {
+func serveAll(ctx context.Context, stop func(), sw *proxy.Switch, lns []net.Listener, logger *slog.Logger) error {
+	srv := sw.Load()
 	route := "DIRECT"
 	if srv.Upstreams != nil && len(srv.Upstreams.List) > 0 {
 		var hs []string
@@ -301,7 +360,7 @@ func serveAll(ctx context.Context, stop func(), srv *proxy.Server, lns []net.Lis
 	errc := make(chan error, len(lns))
 	for _, ln := range lns {
 		logger.Info("sesame proxy listening", "addr", ln.Addr().String(), "upstream", route, "auth", authSummary(srv.Transport.ProxyCredentials))
-		go func(ln net.Listener) { errc <- srv.Serve(ctx, ln) }(ln)
+		go func(ln net.Listener) { errc <- proxy.Serve(ctx, ln, sw, logger) }(ln)
 	}
 	var first error
 	for range lns {

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,6 +25,14 @@ import (
 type proxyProcess struct {
 	URL    string
 	stderr *lockedBuffer
+	cmd    *exec.Cmd
+}
+
+func (p *proxyProcess) signal(t *testing.T, sig os.Signal) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
 }
 
 type lockedBuffer struct {
@@ -77,7 +86,7 @@ func startProxy(t *testing.T, bin string, env []string, args ...string) *proxyPr
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return &proxyProcess{URL: "http://" + addr, stderr: out}
+	return &proxyProcess{URL: "http://" + addr, stderr: out, cmd: cmd}
 }
 
 // curl runs curl through the proxy with an environment of its own (curl
@@ -304,5 +313,52 @@ func TestProxyAdmin(t *testing.T) {
 	}
 	if code, _, errOut := sesame(t, "", nil, "proxy", "--admin", "0.0.0.0:3129"); code != 2 || !strings.Contains(errOut, "loopback") {
 		t.Errorf("admin beyond loopback: exit %d %q", code, errOut)
+	}
+}
+
+// SIGHUP reloads the configuration file: a new upstream takes over for new
+// requests without a restart.
+func TestProxyReloadOnSIGHUP(t *testing.T) {
+	bin := buildSesame(t)
+	origin := httptest.NewServer(http.HandlerFunc(whoOrigin))
+	defer origin.Close()
+	users := []lab.ProxyUser{{User: "alice", Password: "AlicePass123"}}
+	first := lab.StartSquid(t, lab.SquidOptions{Auth: "basic", Users: users})
+	second := lab.StartSquid(t, lab.SquidOptions{Auth: "basic", Users: users})
+	conf := filepath.Join(t.TempDir(), "sesame.toml")
+	write := func(upstream string) {
+		t.Helper()
+		err := os.WriteFile(conf, []byte(fmt.Sprintf("upstreams = [%q]\n[auth]\nuser = \"alice\"\npassword_env = \"PW\"\n", upstream)), 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(first.Addr)
+	p := startProxy(t, bin, []string{"PW=AlicePass123"}, "--config", conf)
+	if _, err := curl(t, "-x", p.URL, origin.URL+"/before"); err != nil {
+		t.Fatal(err)
+	}
+	write(second.Addr)
+	p.signal(t, syscall.SIGHUP)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(p.stderr.String(), "configuration reloaded") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no reload logged:\n%s", p.stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := curl(t, "-x", p.URL, origin.URL+"/after"); err != nil {
+		t.Fatal(err)
+	}
+	sawAfter := func(sq *lab.Squid) bool {
+		for _, e := range sq.AccessEntries() {
+			if strings.HasSuffix(e.URL, "/after") {
+				return true
+			}
+		}
+		return false
+	}
+	if sawAfter(first) || !sawAfter(second) {
+		t.Fatalf("after reload the request went to the old upstream\nfirst:\n%s\nsecond:\n%s", first.AccessLog(), second.AccessLog())
 	}
 }

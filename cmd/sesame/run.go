@@ -10,6 +10,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/sesame-auth/sesame/proxy"
 )
 
 const runUsage = `sesame run [proxy flags] -- COMMAND [ARGS...]
@@ -62,7 +64,7 @@ func runRun(e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		srv, err := newProxyServer(e, cfg, &pf.secret, logger)
+		srv, err := newProxyServer(e, cfg, &pf.secret, logger, nil)
 		if err != nil {
 			return err
 		}
@@ -73,7 +75,9 @@ func runRun(e *env, args []string) error {
 		addr = lns[0].Addr().String()
 		srvCtx, stopSrv := context.WithCancel(ctx)
 		done := make(chan error, 1)
-		go func() { done <- serveAll(srvCtx, stopSrv, srv, lns, logger) }()
+		sw := &proxy.Switch{}
+		sw.Store(srv)
+		go func() { done <- serveAll(srvCtx, stopSrv, sw, lns, logger) }()
 		defer func() { stopSrv(); <-done }()
 	}
 
