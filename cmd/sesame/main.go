@@ -41,12 +41,13 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"token": {"make and decode NTLM tokens (negotiate, authenticate, decode)", runToken},
-	"hash":  {"print the NT and NTLMv2 hashes of a password, for a config file", runHash},
-	"get":   {"fetch a URL like curl, answering NTLM/Negotiate/Digest/Basic challenges", runGet},
-	"proxy": {"run the local authenticating proxy (default 127.0.0.1:3128)", runProxy},
-	"env":   {"print shell exports that point HTTP(S)_PROXY at sesame", runEnv},
-	"run":   {"run a command with HTTP(S)_PROXY pointing at sesame (starting one if none runs)", runRun},
+	"token":  {"make and decode NTLM tokens (negotiate, authenticate, decode)", runToken},
+	"hash":   {"print the NT and NTLMv2 hashes of a password, for a config file", runHash},
+	"get":    {"fetch a URL like curl, answering NTLM/Negotiate/Digest/Basic challenges", runGet},
+	"proxy":  {"run the local authenticating proxy (default 127.0.0.1:3128)", runProxy},
+	"env":    {"print shell exports that point HTTP(S)_PROXY at sesame", runEnv},
+	"run":    {"run a command with HTTP(S)_PROXY pointing at sesame (starting one if none runs)", runRun},
+	"doctor": {"diagnose the upstream proxy: schemes offered, credentials tried once, suggested config", runDoctor},
 }
 
 // usageError marks errors caused by how sesame was called (exit status 2).
