@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	osuser "os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -121,6 +122,14 @@ type ApacheOptions struct {
 	// connections, NTLM handshakes among them, once all are busy, so a
 	// test with more concurrent clients must raise it.
 	MaxConnections int
+	// KerberosKeytab, if set, enables /negotiate/: Negotiate with
+	// Kerberos only (mod_auth_gssapi, GssapiAllowedMech krb5), accepting
+	// any service key in this keytab (e.g. KDC.ServiceKeytab). The fixture
+	// gives Apache its own copy (readable by www-data when root).
+	KerberosKeytab string
+	// Krb5Conf is the KRB5_CONFIG Apache runs with (e.g. KDC.Krb5Conf),
+	// for /negotiate/ and for the delegated credentials it stores.
+	Krb5Conf string
 }
 
 // Apache is a running httpd on 127.0.0.1, private to one test.
@@ -138,6 +147,11 @@ type Apache struct {
 	//            checks nonce counts (AuthDigestNcCheck On): a replayed
 	//            nc is refused.
 	//            Both set X-Remote-User and X-Auth-Type like /ntlm/.
+	//   /negotiate/ only with ApacheOptions.KerberosKeytab: Negotiate with
+	//            Kerberos (GssapiAllowedMech krb5, GssapiConnectionBound
+	//            On), mutual authentication (an AP-REP in the 200's
+	//            WWW-Authenticate) when the client asks for it; delegated
+	//            credentials are stored in DelegCcacheDir/<user@REALM>.
 	//   /public/ no authentication, same content.
 	// sha256.cgi answers "user=", "length=" and "sha256=" of the request
 	// body, for upload tests.
@@ -148,6 +162,10 @@ type Apache struct {
 	// ntlm_users, htpasswd, htdigest, www/, run/, logs/ (error.log, access.log, stderr.log,
 	// gssntlmssp.log).
 	Dir string
+	// DelegCcacheDir is where /negotiate/ stores credentials a client
+	// delegated (GssapiDelegCcacheDir), one ccache file per user principal;
+	// "" without KerberosKeytab.
+	DelegCcacheDir string
 
 	t               testing.TB
 	cmd             *exec.Cmd
@@ -244,6 +262,38 @@ func StartApache(t testing.TB, opts ApacheOptions) *Apache {
 	// cannot create files in logs/: create it world-writable up front.
 	writeFile(t, filepath.Join(dir, "logs", "gssntlmssp.log"), nil, 0o666)
 
+	// /negotiate/: a keytab copy, the replay cache and the delegated
+	// credentials, all owned by the user Apache's children run as.
+	keytab, delegDir := "", ""
+	if opts.KerberosKeytab != "" {
+		kt, err := os.ReadFile(opts.KerberosKeytab)
+		if err != nil {
+			t.Fatalf("lab: StartApache: KerberosKeytab: %v", err)
+		}
+		keytab, delegDir = filepath.Join(dir, "http.keytab"), filepath.Join(dir, "deleg")
+		mkdirs(t, dir, "deleg", "rcache")
+		writeFile(t, keytab, kt, 0o400)
+		uid, gid := -1, -1
+		if os.Geteuid() == 0 {
+			u, err := osuser.Lookup(user)
+			if err != nil {
+				t.Fatalf("lab: StartApache: user %s: %v", user, err)
+			}
+			uid, _ = strconv.Atoi(u.Uid)
+			gid, _ = strconv.Atoi(u.Gid)
+		}
+		for _, p := range []string{keytab, delegDir, filepath.Join(dir, "rcache")} {
+			chown(t, p, uid, gid)
+		}
+		if err := os.Chmod(delegDir, 0o700); err != nil {
+			t.Fatalf("lab: %v", err)
+		}
+		env = append(env, "KRB5RCACHEDIR="+filepath.Join(dir, "rcache"))
+	}
+	if opts.Krb5Conf != "" {
+		env = append(env, "KRB5_CONFIG="+opts.Krb5Conf)
+	}
+
 	var lastErr error
 	for try := 1; try <= apacheStartTries; try++ {
 		port := FreePort(t)
@@ -251,13 +301,14 @@ func StartApache(t testing.TB, opts ApacheOptions) *Apache {
 		err := httpdConf.Execute(&conf, struct {
 			Dir, Modules, User, Group, Realm  string
 			Port, ServerLimit, MaxConnections int
-		}{dir, apacheModules, user, group, DigestRealm, port, (opts.MaxConnections + 15) / 16, opts.MaxConnections})
+			Keytab, DelegDir                  string
+		}{dir, apacheModules, user, group, DigestRealm, port, (opts.MaxConnections + 15) / 16, opts.MaxConnections, keytab, delegDir})
 		if err != nil {
 			t.Fatalf("lab: rendering httpd.conf: %v", err)
 		}
 		writeFile(t, filepath.Join(dir, "httpd.conf"), conf.Bytes(), 0o644)
 
-		a := &Apache{URL: "http://127.0.0.1:" + strconv.Itoa(port), Dir: dir, t: t}
+		a := &Apache{URL: "http://127.0.0.1:" + strconv.Itoa(port), Dir: dir, DelegCcacheDir: delegDir, t: t}
 		if err := a.start(env); err != nil {
 			t.Fatalf("lab: starting %s: %v", apacheBin, err)
 		}

@@ -1,0 +1,307 @@
+package auth
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+
+	"github.com/sesame-auth/sesame/kerberos"
+	"github.com/sesame-auth/sesame/ntlm"
+	"github.com/sesame-auth/sesame/spnego"
+)
+
+// Negotiate answers "Negotiate" challenges (RFC 4559) with Kerberos, and
+// with NTLM inside SPNEGO as a fallback when configured. The handshake
+// authenticates the connection: one leg for Kerberos (the AP-REQ, with the
+// request body), two for NTLM.
+//
+// Token format: with Kerberos alone and UseSPNEGO false (the default), the
+// token is the raw Kerberos GSS-API token, as curl and browsers send and
+// every SPNEGO acceptor (IIS, mod_auth_gssapi, squid) takes. With an NTLM
+// fallback, or UseSPNEGO, it is a SPNEGO NegTokenInit offering Kerberos
+// first: a Kerberos mechanism that cannot start (no ticket) is left out,
+// and NTLM carries the handshake.
+//
+// Mutual authentication: the acceptor's AP-REP in the final response's
+// WWW-Authenticate is verified in Finish according to Mutual. With
+// MutualRequired (the default) a final response without a valid AP-REP
+// makes Finish return an error wrapping [kerberos.ErrMutualAuth]: the
+// response did not come from the server the ticket was for, and its body
+// must not be handed to the caller as if it had (httpx-gssapi's
+// "sanitised" error responses).
+//
+// Opportunistic authentication (sending the token with the first request,
+// before any 401) is the Transport's job: once a peer has asked for
+// Negotiate, the Transport starts the handshake pre-emptively on each new
+// connection to it.
+type Negotiate struct {
+	// Kerberos holds the Kerberos credentials; nil for NTLM only.
+	Kerberos *kerberos.Client
+	// NTLM, if set, is offered after Kerberos inside SPNEGO. Its
+	// TargetSPN and ServerCertificate are filled in per handshake unless
+	// set.
+	NTLM *ntlm.Client
+	// Mutual is the mutual authentication mode; default
+	// kerberos.MutualRequired.
+	Mutual kerberos.MutualMode
+	// Delegation decides whether the TGT is forwarded to the server;
+	// default kerberos.DelegateNone.
+	Delegation kerberos.Delegation
+	// SPN overrides the service principal ("HTTP/web.corp.example", with
+	// or without "@REALM"); by default it is HTTP/<host> with the host
+	// exactly as in the URL (or proxy URL).
+	SPN string
+	// Canonicalize resolves the host's CNAME before building the service
+	// principal, as MIT's dns_canonicalize_hostname = true does. Off by
+	// default: DNS answers would choose which server gets the ticket.
+	Canonicalize bool
+	// UseSPNEGO wraps a Kerberos-only handshake in SPNEGO. It is implied
+	// when NTLM is set.
+	UseSPNEGO bool
+
+	handshakes, verified, mutualFailed, delegated atomic.Uint64
+}
+
+// NegotiateStats counts a Negotiate credential's handshakes.
+type NegotiateStats struct {
+	// Handshakes is the number of handshakes started.
+	Handshakes uint64
+	// MutualVerified counts Kerberos handshakes whose AP-REP verified.
+	MutualVerified uint64
+	// MutualFailed counts Finish calls that failed mutual
+	// authentication.
+	MutualFailed uint64
+	// Delegated counts initial tokens that carried a forwarded TGT.
+	Delegated uint64
+}
+
+// Stats returns the handshake counters.
+func (n *Negotiate) Stats() NegotiateStats {
+	return NegotiateStats{
+		Handshakes: n.handshakes.Load(), MutualVerified: n.verified.Load(),
+		MutualFailed: n.mutualFailed.Load(), Delegated: n.delegated.Load(),
+	}
+}
+
+// Scheme returns "Negotiate".
+func (n *Negotiate) Scheme() string { return "Negotiate" }
+
+// Identity returns the Kerberos principal (or the credential cache it
+// comes from, before the cache was read), the NTLM account, or both.
+func (n *Negotiate) Identity() string {
+	var ids []string
+	if n.Kerberos != nil {
+		id := n.Kerberos.Principal()
+		if id == "" {
+			id = "ccache:" + n.Kerberos.CCache()
+		}
+		ids = append(ids, id)
+	}
+	if n.NTLM != nil {
+		ids = append(ids, (&NTLM{Client: *n.NTLM}).Identity())
+	}
+	return strings.Join(ids, "+")
+}
+
+// Start begins the handshake for one connection.
+func (n *Negotiate) Start(t *Target) (Handshake, error) {
+	if n.Kerberos == nil && n.NTLM == nil {
+		return nil, fmt.Errorf("auth: negotiate: %w: neither Kerberos nor NTLM credentials", ErrInvalidCredentials)
+	}
+	n.handshakes.Add(1)
+	return &negotiateHandshake{n: n, t: t}, nil
+}
+
+type negotiateHandshake struct {
+	n       *Negotiate
+	t       *Target
+	started bool
+	sc      *kerberos.SecContext      // raw Kerberos
+	init    *spnego.Initiator         // SPNEGO
+	krb     *spnego.KerberosMechanism // inside init, if offered
+	done    bool                      // SPNEGO negotiation complete
+}
+
+// spn returns the service principal for the target.
+func (h *negotiateHandshake) spn(ctx context.Context) (string, error) {
+	if h.n.SPN != "" {
+		return h.n.SPN, nil
+	}
+	host := h.t.Host
+	if h.n.Canonicalize {
+		var err error
+		if host, err = kerberos.CanonicalHost(ctx, nil, host); err != nil {
+			return "", err
+		}
+	}
+	return kerberos.ServiceName("HTTP", host), nil
+}
+
+func (h *negotiateHandshake) opts() kerberos.ContextOptions {
+	return kerberos.ContextOptions{Mutual: h.n.Mutual, Delegation: h.n.Delegation}
+}
+
+func (h *negotiateHandshake) Next(ctx context.Context, ch *Challenge) (string, bool, error) {
+	var in []byte
+	if ch != nil && ch.Token68 != "" {
+		var err error
+		if in, err = base64.StdEncoding.DecodeString(strings.TrimSpace(ch.Token68)); err != nil {
+			return "", false, fmt.Errorf("auth: negotiate: challenge is not base64: %w", ErrMalformedChallenge)
+		}
+	}
+	if !h.started {
+		h.started = true
+		return h.first(ctx, in)
+	}
+	if len(in) == 0 {
+		return "", false, fmt.Errorf("auth: negotiate: %w: server answered without a token", ErrRejected)
+	}
+	if h.init == nil {
+		// Raw Kerberos takes one leg; a token now is an error report.
+		err := h.sc.Step(in)
+		if err == nil {
+			err = errors.New("an AP-REP with a 401")
+		}
+		return "", false, fmt.Errorf("auth: negotiate: %w: %w", ErrRejected, err)
+	}
+	out, done, err := h.init.Step(in)
+	if err != nil {
+		return "", false, fmt.Errorf("auth: negotiate: %w: %w", ErrRejected, err)
+	}
+	if done || len(out) == 0 {
+		return "", false, fmt.Errorf("auth: negotiate: %w: negotiation ended with a 401", ErrRejected)
+	}
+	return "Negotiate " + base64.StdEncoding.EncodeToString(out), h.init.MechComplete(), nil
+}
+
+func (h *negotiateHandshake) first(ctx context.Context, in []byte) (string, bool, error) {
+	n := h.n
+	var spn string
+	if n.Kerberos != nil {
+		var err error
+		if spn, err = h.spn(ctx); err != nil {
+			return "", false, err
+		}
+	}
+	if n.NTLM == nil && !n.UseSPNEGO {
+		sc, err := n.Kerberos.InitContext(ctx, spn, h.opts())
+		if err != nil {
+			return "", false, fmt.Errorf("auth: negotiate: %w", err)
+		}
+		h.sc = sc
+		if sc.Delegated() {
+			n.delegated.Add(1)
+		}
+		return "Negotiate " + base64.StdEncoding.EncodeToString(sc.Token()), true, nil
+	}
+	h.init = &spnego.Initiator{}
+	if n.Kerberos != nil {
+		h.krb = spnego.NewKerberosMechanism(ctx, n.Kerberos, spn, h.opts())
+		h.init.Mechs = append(h.init.Mechs, h.krb)
+	}
+	if n.NTLM != nil {
+		c := *n.NTLM // a copy: per-target fields must not leak across handshakes
+		if c.TargetSPN == "" && h.t.Host != "" {
+			c.TargetSPN = "HTTP/" + h.t.Host
+		}
+		if c.ServerCertificate == nil {
+			c.ServerCertificate = h.t.ServerCertificate
+		}
+		h.init.Mechs = append(h.init.Mechs, spnego.NewNTLMMechanism(&c))
+	}
+	out, _, err := h.init.Step(in)
+	if err != nil {
+		return "", false, fmt.Errorf("auth: negotiate: %w", err)
+	}
+	if h.kerberosChosen() {
+		sc := h.krb.SecContext()
+		if sc.Delegated() {
+			n.delegated.Add(1)
+		}
+		// Kerberos completes the client's side in one leg.
+		return "Negotiate " + base64.StdEncoding.EncodeToString(out), true, nil
+	}
+	return "Negotiate " + base64.StdEncoding.EncodeToString(out), h.init.MechComplete(), nil
+}
+
+// kerberosChosen reports whether SPNEGO runs Kerberos.
+func (h *negotiateHandshake) kerberosChosen() bool {
+	return h.krb != nil && h.krb.SecContext() != nil && h.init.Mech() == spnego.Mechanism(h.krb)
+}
+
+// Finish verifies the server's final token: the AP-REP (mutual
+// authentication) for Kerberos, the mechListMIC for SPNEGO.
+func (h *negotiateHandshake) Finish(ch *Challenge) error {
+	err := h.finish(ch)
+	if errors.Is(err, kerberos.ErrMutualAuth) {
+		h.n.mutualFailed.Add(1)
+	}
+	return err
+}
+
+func (h *negotiateHandshake) finish(ch *Challenge) error {
+	var tok []byte
+	if ch != nil && ch.Token68 != "" {
+		var err error
+		if tok, err = base64.StdEncoding.DecodeString(strings.TrimSpace(ch.Token68)); err != nil {
+			tok = []byte{0} // undecodable: fails verification below
+		}
+	}
+	switch {
+	case h.sc != nil:
+		if len(tok) > 0 && tok[0] == 0xa1 {
+			// A SPNEGO answer to a raw Kerberos token: unwrap.
+			if r, err := spnego.ParseNegTokenResp(tok); err == nil {
+				if r.NegState == spnego.Reject {
+					return fmt.Errorf("auth: negotiate: %w: %w: server rejected the context", kerberos.ErrMutualAuth, ErrRejected)
+				}
+				tok = r.ResponseToken
+			}
+		}
+		if err := h.sc.Finish(tok); err != nil {
+			return fmt.Errorf("auth: negotiate: %w", err)
+		}
+		h.countVerified(h.sc)
+		return nil
+	case h.init == nil:
+		return nil
+	case h.kerberosChosen():
+		sc := h.krb.SecContext()
+		if r, err := spnego.ParseNegTokenResp(tok); err == nil && len(r.ResponseToken) == 0 && r.NegState == spnego.AcceptCompleted && len(r.MechListMIC) == 0 {
+			tok = nil // accept-completed without an AP-REP: the mode decides
+		}
+		if len(tok) > 0 && !h.done {
+			_, done, err := h.init.Step(tok)
+			if err != nil && h.n.Mutual != kerberos.MutualDisabled {
+				if !errors.Is(err, kerberos.ErrMutualAuth) {
+					err = fmt.Errorf("%w: %w", kerberos.ErrMutualAuth, err)
+				}
+				return fmt.Errorf("auth: negotiate: %w", err)
+			}
+			h.done = done
+		}
+		if err := sc.Finish(nil); err != nil {
+			return fmt.Errorf("auth: negotiate: %w", err)
+		}
+		h.countVerified(sc)
+		return nil
+	}
+	// NTLM: no mutual authentication; check the acceptor's last token
+	// (its mechListMIC) if it sent one.
+	if len(tok) > 0 && !h.done {
+		if _, _, err := h.init.Step(tok); err != nil {
+			return fmt.Errorf("auth: negotiate: %w", err)
+		}
+		h.done = true
+	}
+	return nil
+}
+
+func (h *negotiateHandshake) countVerified(sc *kerberos.SecContext) {
+	if sc.MutualVerified() {
+		h.n.verified.Add(1)
+	}
+}

@@ -1,0 +1,47 @@
+package kerberos
+
+import "errors"
+
+// Sentinel errors. Functions wrap them with context; test with errors.Is.
+var (
+	// ErrNoCredentials reports that the Client has no usable TGT: no
+	// credential cache, one without a TGT or with an expired one, or a
+	// password or keytab the KDC refused.
+	ErrNoCredentials = errors.New("kerberos: no usable credentials")
+
+	// ErrUnsupportedCCache reports a credential cache type other than
+	// FILE (KCM:, KEYRING:, DIR:, MEMORY:, API:): gokrb5 reads FILE
+	// caches only.
+	ErrUnsupportedCCache = errors.New("kerberos: unsupported credential cache type (only FILE: caches can be read)")
+
+	// ErrConfig reports a krb5.conf that cannot be read or parsed, or a
+	// principal or realm that cannot be determined from it.
+	ErrConfig = errors.New("kerberos: configuration error")
+
+	// ErrKDC reports a failed exchange with the KDC: unreachable, or an
+	// error such as an unknown service principal.
+	ErrKDC = errors.New("kerberos: KDC exchange failed")
+
+	// ErrMutualAuth reports that the acceptor did not authenticate
+	// itself: no AP-REP where one is required, or one that does not
+	// decrypt with the session key or does not echo the authenticator's
+	// time.
+	ErrMutualAuth = errors.New("kerberos: mutual authentication failed")
+
+	// ErrRejected reports that the acceptor answered with a KRB-ERROR
+	// (clock skew, unknown key version, replay, ...).
+	ErrRejected = errors.New("kerberos: rejected by the acceptor")
+
+	// ErrMalformedToken reports a GSS-API token or Kerberos message that
+	// does not decode, or is larger than MaxTokenSize.
+	ErrMalformedToken = errors.New("kerberos: malformed token")
+
+	// ErrState reports a call that does not fit the security context's
+	// state, such as a second acceptor token after completion.
+	ErrState = errors.New("kerberos: unexpected call for the context state")
+
+	// ErrMICUnavailable reports that the context cannot make or check MIC
+	// tokens: it is not complete, or its encryption type predates RFC
+	// 4121's token format (DES, RC4).
+	ErrMICUnavailable = errors.New("kerberos: MIC tokens unavailable for this context")
+)
