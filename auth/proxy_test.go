@@ -225,6 +225,11 @@ func TestTransportSquidNTLMUpload(t *testing.T) {
 		t.Run(fmt.Sprintf("replayable=%v", replayable), func(t *testing.T) {
 			tr := &auth.Transport{Proxy: http.ProxyURL(proxyURL), ProxyCredentials: []auth.Credential{proxyCred("ntlm", "AlicePass123")}}
 			defer tr.CloseIdleConnections()
+			defer func() {
+				if t.Failed() {
+					t.Logf("squid cache.log:\n%s\naccess:\n%s", tail(sq.CacheLog(), 40), sq.AccessLog())
+				}
+			}()
 			if code, got := upload(t, tr, origin.URL+"/upload", payload, replayable); code != 200 || !strings.Contains(got, want) {
 				t.Fatalf("%d: %q, want %s\n%s", code, got, want, sq.CacheLog())
 			}

@@ -332,8 +332,10 @@ type exchange struct {
 	fixed     *httpconn.Conn // the connection to use (CONNECT), else pooled
 
 	proxy, origin *leg
-	bodyUsed      bool
+	body          *onceBody // the caller's body, until read from
 	restarts      int
+	probed        bool // the probe was sent, or is not needed
+	probing       bool // the request in flight is the probe
 }
 
 // peer names the peer of each side for the known/failed maps.
@@ -346,6 +348,9 @@ func (ex *exchange) toProxy() bool { return ex.proxyForm || ex.connect }
 
 func (ex *exchange) run(ctx context.Context) (*http.Response, *httpconn.Conn, error) {
 	t := ex.t
+	if b := ex.req.Body; b != nil && b != http.NoBody {
+		defer b.Close()
+	}
 	conn, _, err := ex.getConn(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -370,7 +375,7 @@ func (ex *exchange) run(ctx context.Context) (*http.Response, *httpconn.Conn, er
 			// is safe: the body can be sent again, or was not sent.
 			if ctx.Err() == nil && ex.canResend() && ex.fixed == nil && ex.restarts < maxRestarts && retryable(err) {
 				ex.restarts++
-				ex.bodyUsed = false
+				ex.t.logger().Debug("auth: connection lost, sending again on a new one", "peer", conn.Key.Addr, "err", err)
 				if conn, _, err = ex.freshConn(ctx); err != nil {
 					return nil, nil, err
 				}
@@ -380,17 +385,22 @@ func (ex *exchange) run(ctx context.Context) (*http.Response, *httpconn.Conn, er
 			}
 			return nil, nil, err
 		}
-		if conn.BodyWithheld() {
-			ex.bodyUsed = false
-		}
 		next, err := ex.handle(ctx, conn, resp)
 		if err != nil {
 			resp.Body.Close()
 			conn.Close()
 			return nil, nil, err
 		}
+		if ex.probing {
+			// Whatever the probe met, the real request follows.
+			next = true
+		}
 		if !next {
-			ex.succeed(conn, resp)
+			if err := ex.succeed(conn, resp); err != nil {
+				resp.Body.Close()
+				conn.Close()
+				return nil, nil, err
+			}
 			return resp, conn, nil
 		}
 		io.Copy(io.Discard, io.LimitReader(resp.Body, maxDiscard))
@@ -522,8 +532,28 @@ func (ex *exchange) bodyForHash() func() ([]byte, error) {
 
 func (ex *exchange) canResend() bool {
 	r := ex.req
-	return !ex.bodyUsed || r.Body == nil || r.Body == http.NoBody || r.GetBody != nil
+	return ex.body == nil || !ex.body.used() || r.Body == nil || r.Body == http.NoBody || r.GetBody != nil
 }
+
+// onceBody passes the caller's request body to one request at a time and
+// records whether any of it was read: one that was not (the connection
+// failed first, or "Expect: 100-continue" held it back) can still be sent
+// on another connection. Close is left to the exchange, which closes the
+// caller's body once, when the request is done (the RoundTripper
+// contract), rather than when a failed attempt's Request.Write would.
+type onceBody struct {
+	rc   io.ReadCloser
+	read atomic.Bool
+}
+
+func (b *onceBody) Read(p []byte) (int, error) {
+	b.read.Store(true)
+	return b.rc.Read(p)
+}
+
+func (b *onceBody) Close() error { return nil }
+
+func (b *onceBody) used() bool { return b.read.Load() }
 
 // build makes the request for the next leg: the caller's request with the
 // current credentials, and with its body only when no side is in the
@@ -532,6 +562,19 @@ func (ex *exchange) canResend() bool {
 func (ex *exchange) build(conn *httpconn.Conn) (*http.Request, error) {
 	r := ex.req
 	out := r.Clone(r.Context())
+	ex.probing = false
+	if !ex.probed {
+		ex.probed = true
+		if ex.needsProbe(conn) {
+			// Learn whether the peer challenges before spending a
+			// large or one-shot body: HEAD is safe (RFC 9110 9.2.1),
+			// so a peer that does not challenge does no harm with it.
+			ex.probing = true
+			out.Method = http.MethodHead
+			out.Body, out.ContentLength, out.GetBody, out.TransferEncoding = nil, 0, nil, nil
+			return out, nil
+		}
+	}
 	if ex.proxy != nil && ex.proxy.value != "" {
 		out.Header.Set("Proxy-Authorization", ex.proxy.value)
 	}
@@ -545,18 +588,11 @@ func (ex *exchange) build(conn *httpconn.Conn) (*http.Request, error) {
 	case midHandshake:
 		out.Body, out.ContentLength, out.GetBody = nil, 0, nil
 		out.TransferEncoding = nil
-	case !ex.bodyUsed:
-		ex.bodyUsed = true
-		out.Body = r.Body
-		if (r.GetBody == nil || r.ContentLength < 0 || r.ContentLength > expectContinueMin) &&
-			ex.proxy == nil && ex.origin == nil && !conn.Authenticated && out.Header.Get("Expect") == "" {
-			// A body that cannot be sent twice, or is large, to a peer
-			// that may challenge: ask first (RFC 9110 10.1.1), so a
-			// 401/407 arrives before the body is spent. squid, for
-			// one, stops reading a large body it will refuse and
-			// never answers until the client gives up.
-			out.Header.Set("Expect", "100-continue")
+	case ex.body == nil || !ex.body.used():
+		if ex.body == nil {
+			ex.body = &onceBody{rc: r.Body}
 		}
+		out.Body = ex.body
 	case r.GetBody != nil:
 		b, err := r.GetBody()
 		if err != nil {
@@ -566,6 +602,17 @@ func (ex *exchange) build(conn *httpconn.Conn) (*http.Request, error) {
 	default:
 		return nil, fmt.Errorf("auth: %s %s: %w", r.Method, r.URL.Redacted(), ErrBodyNotReplayable)
 	}
+	if hasBody && !midHandshake && !conn.Authenticated && out.Header.Get("Expect") == "" &&
+		(r.GetBody == nil || r.ContentLength < 0 || r.ContentLength > expectContinueMin) {
+		// A large or one-shot body to a peer that has not
+		// authenticated this connection yet: ask first (RFC 9110
+		// 10.1.1), so that a 401/407 arrives before the body is spent,
+		// and the body waits while the peer verifies the credentials.
+		// squid with NTLM drops the connection when a large body
+		// arrives while its helper is still checking the AUTHENTICATE;
+		// curl, too, sends such bodies only after 100 Continue.
+		out.Header.Set("Expect", "100-continue")
+	}
 	if ex.proxy != nil && ex.proxy.final {
 		ex.proxy.sent = true
 	}
@@ -573,6 +620,23 @@ func (ex *exchange) build(conn *httpconn.Conn) (*http.Request, error) {
 		ex.origin.sent = true
 	}
 	return out, nil
+}
+
+// needsProbe reports whether the request's body is large or one-shot and
+// goes to a peer that may challenge and that we hold credentials for,
+// but that has not authenticated us yet. squid, for one, stops reading a
+// large body it is going to refuse, and neither answers nor reads on
+// until the client gives up; "Expect: 100-continue" only helps if the
+// peer answers before the client's wait for 100 runs out.
+func (ex *exchange) needsProbe(conn *httpconn.Conn) bool {
+	r := ex.req
+	if r.Body == nil || r.Body == http.NoBody || ex.proxy != nil || ex.origin != nil || conn.Authenticated {
+		return false
+	}
+	if r.GetBody != nil && r.ContentLength >= 0 && r.ContentLength <= expectContinueMin {
+		return false
+	}
+	return (ex.toProxy() && len(ex.t.ProxyCredentials) > 0) || (!ex.connect && len(ex.t.Credentials) > 0)
 }
 
 // handle reads a response and decides whether another leg follows.
@@ -610,30 +674,41 @@ func (ex *exchange) advance(ctx context.Context, slot **leg, resp *http.Response
 			ex.remember(peer, l.cred, ch)
 			return true, nil
 		}
+		if ConnectionBound(l.cred.Scheme()) && ch != nil && ch.Token68 != "" {
+			// A token in answer to our last one: SPNEGO may go on
+			// (the acceptor chose another mechanism). The handshake
+			// says ErrRejected when it cannot.
+			if v, final, err := l.hs.Next(ctx, ch); err == nil {
+				l.value, l.final, l.sent = v, final, false
+				return true, nil
+			}
+		}
 		t.reject(peer, l.cred)
 		t.logger().Debug("auth: credentials rejected", "peer", peer, "scheme", l.cred.Scheme(), "identity", l.cred.Identity(), "status", resp.StatusCode)
 		return false, nil
 	}
 	if l == nil {
-		cred, ch := t.choose(peer, creds, chs, target)
-		if cred == nil {
-			return false, nil
+		// The strongest credential that can start: one that cannot (no
+		// Kerberos ticket yet) is passed over for this request only, so
+		// a ticket that appears later is used.
+		for _, c := range t.candidates(peer, creds, chs, target) {
+			hs, err := c.cred.Start(target)
+			var v string
+			var final bool
+			if err == nil {
+				v, final, err = hs.Next(ctx, c.ch)
+			}
+			if err != nil {
+				t.logger().Info("auth: credential cannot answer", "peer", peer, "scheme", c.cred.Scheme(), "identity", c.cred.Identity(), "err", err)
+				continue
+			}
+			*slot = &leg{cred: c.cred, hs: hs, value: v, final: final}
+			t.handshakes.Add(1)
+			t.logger().Debug("auth: handshake", "peer", peer, "scheme", c.cred.Scheme(), "identity", c.cred.Identity(), "status", resp.StatusCode)
+			ex.remember(peer, c.cred, c.ch)
+			return true, nil
 		}
-		hs, err := cred.Start(target)
-		if err != nil {
-			return false, err
-		}
-		l = &leg{cred: cred, hs: hs}
-		*slot = l
-		v, final, err := hs.Next(ctx, ch)
-		if err != nil {
-			return false, err
-		}
-		l.value, l.final = v, final
-		t.handshakes.Add(1)
-		t.logger().Debug("auth: handshake", "peer", peer, "scheme", cred.Scheme(), "identity", cred.Identity(), "status", resp.StatusCode)
-		ex.remember(peer, cred, ch)
-		return true, nil
+		return false, nil
 	}
 	ch := findChallenge(chs, l.cred.Scheme())
 	if ch == nil {
@@ -653,7 +728,10 @@ func (ex *exchange) advance(ctx context.Context, slot **leg, resp *http.Response
 }
 
 // succeed records what worked, after a response that needs no more legs.
-func (ex *exchange) succeed(conn *httpconn.Conn, resp *http.Response) {
+// A handshake whose Finish fails (Negotiate's mutual authentication: the
+// server did not prove itself) fails the request: the response came from
+// a server that was not authenticated and is not handed to the caller.
+func (ex *exchange) succeed(conn *httpconn.Conn, resp *http.Response) error {
 	for _, side := range []struct {
 		l      *leg
 		header string
@@ -671,13 +749,16 @@ func (ex *exchange) succeed(conn *httpconn.Conn, resp *http.Response) {
 			ch = findChallenge(chs, l.cred.Scheme())
 		}
 		if err := l.hs.Finish(ch); err != nil {
-			ex.t.logger().Warn("auth: server authentication failed", "peer", side.peer(), "err", err)
+			ex.t.reject(side.peer(), l.cred)
+			ex.t.logger().Warn("auth: server authentication failed", "peer", side.peer(), "scheme", l.cred.Scheme(), "err", err)
+			return fmt.Errorf("auth: %s: %w", side.peer(), err)
 		}
 		if ConnectionBound(l.cred.Scheme()) {
 			conn.Authenticated = true
 			conn.Scheme = l.cred.Scheme()
 		}
 	}
+	return nil
 }
 
 // remember records the scheme a peer asked for, so later requests start
@@ -712,12 +793,20 @@ func (t *Transport) ResetRejections() {
 	clear(t.failed)
 }
 
-// choose picks the strongest credential whose scheme the peer offers.
-func (t *Transport) choose(peer string, creds []Credential, chs []Challenge, target *Target) (Credential, *Challenge) {
+// candidate is a credential with the challenge it would answer.
+type candidate struct {
+	cred Credential
+	ch   *Challenge
+}
+
+// candidates lists the credentials whose scheme the peer offers, strongest
+// first, leaving out those the peer rejected and Basic where it may not go.
+func (t *Transport) candidates(peer string, creds []Credential, chs []Challenge, target *Target) []candidate {
 	sorted := append([]Credential(nil), creds...)
 	sort.SliceStable(sorted, func(i, j int) bool { return rank(sorted[i].Scheme()) < rank(sorted[j].Scheme()) })
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	var out []candidate
 	for _, c := range sorted {
 		if t.failed[failKey(peer, c)] {
 			continue
@@ -734,10 +823,10 @@ func (t *Transport) choose(peer string, creds []Credential, chs []Challenge, tar
 			ch = findChallenge(chs, c.Scheme())
 		}
 		if ch != nil {
-			return c, ch
+			out = append(out, candidate{c, ch})
 		}
 	}
-	return nil, nil
+	return out
 }
 
 func findChallenge(chs []Challenge, scheme string) *Challenge {

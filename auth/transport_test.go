@@ -155,7 +155,7 @@ func copyAll(w io.Writer, b []byte) error { _, err := w.Write(b); return err }
 // 100 goroutines × 20 requests on one Transport against NTLM: every
 // request succeeds, and no connection authenticates twice.
 func TestTransportNTLMConcurrent(t *testing.T) {
-	ap := lab.StartApache(t, lab.ApacheOptions{NTLMUsers: apacheNTLMUsers, MaxConnections: 128})
+	ap := lab.StartApache(t, lab.ApacheOptions{NTLMUsers: apacheNTLMUsers, MaxConnections: 192})
 	tr := &auth.Transport{Proxy: noProxy, MaxIdleConnsPerHost: 100,
 		Credentials: []auth.Credential{&auth.NTLM{Client: ntlm.Client{User: `CORP\alice`, Password: "AlicePass123"}}}}
 	defer tr.CloseIdleConnections()

@@ -222,7 +222,11 @@ func (c *Conn) roundTrip(req *http.Request, proxyForm bool) (*http.Response, err
 		if err := write(req); err != nil {
 			return nil, fmt.Errorf("write request: %w", err)
 		}
-		return c.readFinal(req, nil)
+		resp, err := c.readFinal(req, nil)
+		if err != nil {
+			return nil, fmt.Errorf("read response: %w", err)
+		}
+		return resp, nil
 	}
 	// With a body, the request is written by a goroutine while the
 	// response is read here: a server may answer (401, 407, 413) before
@@ -275,9 +279,10 @@ func (c *Conn) roundTrip(req *http.Request, proxyForm bool) (*http.Response, err
 }
 
 // ExpectContinueTimeout is how long a request with "Expect: 100-continue"
-// waits for the interim response before sending its body anyway, as curl
-// does (RFC 9110 10.1.1: servers may ignore Expect).
-var ExpectContinueTimeout = time.Second
+// waits for the interim response before sending its body anyway (RFC 9110
+// 10.1.1: servers may ignore Expect). curl waits 1 s; a proxy that checks
+// an NTLM AUTHENTICATE through a helper process can take longer under load.
+var ExpectContinueTimeout = 2 * time.Second
 
 // writeDrainTimeout bounds how long a final response waits for the
 // request body's upload to finish before the connection is given up.
