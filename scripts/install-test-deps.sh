@@ -26,6 +26,7 @@ PKGS=(
   squid                                     # upstream proxy (StartSquid) with basic/digest/negotiate helpers
   cntlm                                     # competitor local NTLM proxy (StartCntlm), for the proxy benchmark
   git                                       # a real tool through `sesame run` (git clone over HTTP)
+  python3-pacparser faketime                # independent PAC engine (SpiderMonkey) for the differential test, at fixed times
 )
 
 me=install-test-deps.sh

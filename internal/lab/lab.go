@@ -46,6 +46,9 @@ var debPackages = map[string]string{
 	negotiateKrb5:           "squid",
 	cntlmBin:                "cntlm",
 	"git":                   "git",
+	"faketime":              "faketime",
+	"unshare":               "util-linux",
+	"python3:pacparser":     "python3-pacparser",
 }
 
 // sbinDirs are searched after $PATH: Debian installs daemons (apache2) in
