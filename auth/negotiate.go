@@ -45,8 +45,13 @@ type Negotiate struct {
 	// set.
 	NTLM *ntlm.Client
 	// Mutual is the mutual authentication mode; default
-	// kerberos.MutualRequired.
+	// kerberos.MutualRequired. Toward a proxy (407) it applies only with
+	// RequireProxyMutual: proxies rarely return an AP-REP (squid never
+	// does), so there a present one is verified and a missing one
+	// accepted (kerberos.MutualOptional), as curl and browsers do.
 	Mutual kerberos.MutualMode
+	// RequireProxyMutual applies Mutual to proxies too.
+	RequireProxyMutual bool
 	// Delegation decides whether the TGT is forwarded to the server;
 	// default kerberos.DelegateNone.
 	Delegation kerberos.Delegation
@@ -141,7 +146,15 @@ func (h *negotiateHandshake) spn(ctx context.Context) (string, error) {
 }
 
 func (h *negotiateHandshake) opts() kerberos.ContextOptions {
-	return kerberos.ContextOptions{Mutual: h.n.Mutual, Delegation: h.n.Delegation}
+	return kerberos.ContextOptions{Mutual: h.mutual(), Delegation: h.n.Delegation}
+}
+
+// mutual is the mode in force for this target (see Negotiate.Mutual).
+func (h *negotiateHandshake) mutual() kerberos.MutualMode {
+	if h.t.Proxy && !h.n.RequireProxyMutual && h.n.Mutual == kerberos.MutualRequired {
+		return kerberos.MutualOptional
+	}
+	return h.n.Mutual
 }
 
 func (h *negotiateHandshake) Next(ctx context.Context, ch *Challenge) (string, bool, error) {
@@ -275,7 +288,7 @@ func (h *negotiateHandshake) finish(ch *Challenge) error {
 		}
 		if len(tok) > 0 && !h.done {
 			_, done, err := h.init.Step(tok)
-			if err != nil && h.n.Mutual != kerberos.MutualDisabled {
+			if err != nil && h.mutual() != kerberos.MutualDisabled {
 				if !errors.Is(err, kerberos.ErrMutualAuth) {
 					err = fmt.Errorf("%w: %w", kerberos.ErrMutualAuth, err)
 				}
