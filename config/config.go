@@ -49,7 +49,9 @@ type Config struct {
 // an NT hash, or an NTLMv2 hash (both from `sesame hash`).
 type Auth struct {
 	// Schemes allowed, strongest first is chosen among those offered:
-	// "any", or some of "ntlm", "digest", "basic".
+	// "any", or some of "negotiate", "ntlm", "digest", "basic".
+	// Negotiate uses the Kerberos credential cache (KRB5CCNAME) when no
+	// user is given: single sign-on, no password anywhere.
 	Schemes []string `toml:"schemes"`
 	// User is DOMAIN\user, user@domain, or a user with Domain.
 	User        string `toml:"user"`
@@ -190,7 +192,7 @@ func (c *Config) Validate() error {
 	}
 	for _, s := range c.Auth.Schemes {
 		switch strings.ToLower(s) {
-		case "any", "ntlm", "digest", "basic":
+		case "any", "negotiate", "ntlm", "digest", "basic":
 		default:
 			return fmt.Errorf("%w: auth.schemes: unknown scheme %q", ErrInvalid, s)
 		}

@@ -197,6 +197,8 @@ func ImportPx(r io.Reader) (*Config, []ImportNote, error) {
 				c.Auth.Schemes = []string{"any"}
 			case "NTLM":
 				c.Auth.Schemes = []string{"ntlm"}
+			case "NEGOTIATE", "KERBEROS":
+				c.Auth.Schemes = []string{"negotiate"}
 			case "DIGEST":
 				c.Auth.Schemes = []string{"digest"}
 			case "BASIC":
@@ -204,7 +206,7 @@ func ImportPx(r io.Reader) (*Config, []ImportNote, error) {
 			case "NONE":
 				c.Auth = Auth{Schemes: []string{"any"}}
 			default:
-				note(n, key, "%s unsupported in this version (Kerberos/Negotiate is coming)", val)
+				note(n, key, "%s unsupported", val)
 			}
 		case "proxy.pac", "proxy.pac_encoding":
 			note(n, key, "unsupported in this version (PAC support is coming); configure upstreams instead")

@@ -409,7 +409,7 @@ func benchStartSesame(b *testing.B, bin, upstream, user, password string) *bench
 	}
 	defer out.Close() // the child has its own copy
 	s.cmd = exec.Command(bin, "proxy", "--listen", addr, "--upstream", upstream, "--user", user, "--password-env", "PW")
-	s.cmd.Env = []string{"PATH=/usr/bin:/bin", "PW=" + password}
+	s.cmd.Env = append([]string{"PATH=/usr/bin:/bin", "PW=" + password}, hermeticKerberosEnv...)
 	s.cmd.Stdout, s.cmd.Stderr = out, out
 	if err := s.cmd.Start(); err != nil {
 		b.Fatal(err)

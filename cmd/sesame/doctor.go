@@ -61,11 +61,11 @@ func runDoctor(e *env, args []string) error {
 		fmt.Fprintln(w, "\nVerdict: nothing to check. Name the proxy with --upstream HOST:PORT (or HTTP_PROXY).")
 		return &exitError{code: 1, err: fmt.Errorf("no upstream proxy"), quiet: true}
 	}
-	var creds []auth.Credential
-	if cfg.Auth.User != "" {
-		if creds, err = proxyCredentials(e, &pf.secret, &cfg.Auth); err != nil {
-			return err
-		}
+	// With no user this is single sign-on: Negotiate from the Kerberos
+	// credential cache, if there is one.
+	creds, err := proxyCredentials(e, &pf.secret, &cfg.Auth)
+	if err != nil {
+		return err
 	}
 	type success struct {
 		upstream string
@@ -115,7 +115,7 @@ func runDoctor(e *env, args []string) error {
 		}
 		fmt.Fprintf(w, "  offers: %s\n", strings.Join(offered, ", "))
 		if len(creds) == 0 {
-			fmt.Fprintln(w, "  no credentials configured to try (give --user and a secret)")
+			fmt.Fprintln(w, "  no credentials to try: no Kerberos ticket (kinit) and no --user with a secret")
 			continue
 		}
 		for _, cred := range creds {

@@ -126,34 +126,6 @@ const (
 // maxRedirects is curl's default for -L (--max-redirs).
 const maxRedirects = 20
 
-// --- Negotiate (Kerberos): the one place "sesame get" builds it. ---
-//
-// auth.Negotiate is being written (auth/negotiate.go). Until it exists,
-// "--auth negotiate" and "--proxy-auth negotiate" fail with
-// errNegotiateUnavailable and "any" leaves Negotiate out. When it lands:
-// set negotiateAvailable and construct it in newNegotiate, from the
-// account (empty user and password: single sign-on from the credential
-// cache), the SPN and the delegation policy.
-
-// negotiateAvailable reports whether newNegotiate can build a credential.
-const negotiateAvailable = false
-
-var errNegotiateUnavailable = errors.New("Negotiate (Kerberos) is not available yet in this build of sesame; use --auth ntlm, digest or basic")
-
-// negotiateConfig is what "sesame get" knows for a Negotiate credential.
-type negotiateConfig struct {
-	user, password string // both empty: use the credential cache (SSO)
-	spn            string // "" means HTTP/host of the peer
-	delegation     string // none, policy or always
-	proxy          bool   // for the proxy's 407 rather than the origin's 401
-}
-
-// newNegotiate builds the Negotiate credential.
-func newNegotiate(cfg negotiateConfig) (auth.Credential, error) {
-	return nil, errNegotiateUnavailable
-}
-
-// --- end of the Negotiate place ---
 
 // optString is a string flag that remembers whether it was given, so that
 // an empty -x (no proxy) differs from no -x at all.
@@ -849,20 +821,16 @@ func (o *getOptions) originCredentials(pw *passwordReader, schemes map[string]bo
 		}
 		// No account, or curl's "-u :": only Kerberos single sign-on
 		// could answer, from the credential cache.
-		if explicit && schemes["negotiate"] {
-			if !negotiateAvailable {
-				return nil, errNegotiateUnavailable
-			}
-			c, err := newNegotiate(negotiateConfig{spn: o.spn, delegation: o.delegation})
-			if err != nil {
+		// "-u :" asks for it with any scheme, as curl's --negotiate -u :
+		// does; naming negotiate in --auth asks for it by name.
+		if schemes["negotiate"] && (explicit || o.user.set) {
+			c, err := newNegotiate(negotiateConfig{getenv: pw.e.getenv, required: explicit, spn: o.spn, delegation: o.delegation})
+			if err != nil || c == nil {
 				return nil, err
 			}
 			return []auth.Credential{c}, nil
 		}
 		return nil, nil
-	}
-	if explicit && schemes["negotiate"] && !negotiateAvailable {
-		return nil, errNegotiateUnavailable
 	}
 	var ntHash []byte
 	switch {
@@ -892,12 +860,14 @@ func (o *getOptions) originCredentials(pw *passwordReader, schemes map[string]bo
 	}
 
 	var creds []auth.Credential
-	if schemes["negotiate"] && negotiateAvailable && ntHash == nil {
-		c, err := newNegotiate(negotiateConfig{user: user, password: password, spn: o.spn, delegation: o.delegation})
+	if schemes["negotiate"] && ntHash == nil {
+		c, err := newNegotiate(negotiateConfig{getenv: pw.e.getenv, required: explicit, user: user, password: password, spn: o.spn, delegation: o.delegation})
 		if err != nil {
 			return nil, err
 		}
-		creds = append(creds, c)
+		if c != nil {
+			creds = append(creds, c)
+		}
 	}
 	if schemes["ntlm"] {
 		creds = append(creds, &auth.NTLM{Client: ntlm.Client{User: user, Password: password, NTHash: ntHash}})
@@ -921,20 +891,16 @@ func (o *getOptions) proxyCredentials(pw *passwordReader, schemes map[string]boo
 	user, password, hasPassword := splitUser(o.proxyUser.v)
 	explicitNegotiate := explicit && schemes["negotiate"]
 	if user == "" && !hasPassword {
-		if explicitNegotiate {
-			if !negotiateAvailable {
-				return nil, errNegotiateUnavailable
-			}
-			c, err := newNegotiate(negotiateConfig{proxy: true, delegation: o.delegation})
-			if err != nil {
+		// "-U :" (or --proxy-auth negotiate): single sign-on from the
+		// credential cache.
+		if schemes["negotiate"] {
+			c, err := newNegotiate(negotiateConfig{getenv: pw.e.getenv, required: explicitNegotiate, proxy: true, delegation: o.delegation})
+			if err != nil || c == nil {
 				return nil, err
 			}
 			return []auth.Credential{c}, nil
 		}
 		return nil, nil
-	}
-	if explicitNegotiate && !negotiateAvailable {
-		return nil, errNegotiateUnavailable
 	}
 	if !hasPassword {
 		if stdinForData && !pw.e.stdinTerminal {
@@ -947,12 +913,14 @@ func (o *getOptions) proxyCredentials(pw *passwordReader, schemes map[string]boo
 		password = p
 	}
 	var creds []auth.Credential
-	if schemes["negotiate"] && negotiateAvailable {
-		c, err := newNegotiate(negotiateConfig{user: user, password: password, proxy: true, delegation: o.delegation})
+	if schemes["negotiate"] {
+		c, err := newNegotiate(negotiateConfig{getenv: pw.e.getenv, required: explicitNegotiate, user: user, password: password, proxy: true, delegation: o.delegation})
 		if err != nil {
 			return nil, err
 		}
-		creds = append(creds, c)
+		if c != nil {
+			creds = append(creds, c)
+		}
 	}
 	if schemes["ntlm"] {
 		creds = append(creds, &auth.NTLM{Client: ntlm.Client{User: user, Password: password}})

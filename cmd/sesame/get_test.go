@@ -145,23 +145,48 @@ func TestGetApacheAuth(t *testing.T) {
 			t.Errorf("with -f: exit %d, want 22\n%s", code, errOut)
 		}
 	})
-	t.Run("negotiate not available yet", func(t *testing.T) {
-		for _, args := range [][]string{
-			{"--auth", "negotiate", "-u", "alice:x"},
-			{"--auth", "negotiate"},
-			{"-x", "http://127.0.0.1:1", "--proxy-auth", "negotiate", "-U", "alice:x"},
-		} {
-			code, _, errOut := sesame(t, "", nil, append(append([]string{"get"}, args...), ap.URL+"/ntlm/")...)
-			if code != 1 || !strings.Contains(errOut, "not available yet") {
-				t.Errorf("%v: exit %d\n%s", args, code, errOut)
-			}
-		}
-		// Kerberos-only flags are accepted meanwhile.
+	t.Run("kerberos flags with NTLM", func(t *testing.T) {
+		// --delegation and --spn concern Kerberos only; with NTLM they
+		// are accepted and change nothing.
 		code, _, errOut := sesame(t, "", nil, "get", "--delegation", "policy", "--spn", "HTTP/x", "-u", `CORP\alice:`+getPassword, ap.URL+"/ntlm/")
 		if code != 0 {
 			t.Errorf("--delegation/--spn with NTLM: exit %d\n%s", code, errOut)
 		}
 	})
+}
+
+// Negotiate (Kerberos) with a real MIT KDC: single sign-on from the
+// credential cache with "-u :" (curl's idiom) and with --auth negotiate,
+// a password-based login, and through squid demanding Negotiate with
+// "-U :". A missing ticket is exit 67 after one attempt.
+func TestGetNegotiate(t *testing.T) {
+	const pw = "KrbPass-789"
+	k := lab.StartKDC(t, lab.KDCOptions{Users: []lab.KerberosUser{{Name: "alice", Password: pw}}})
+	ap := lab.StartApache(t, lab.ApacheOptions{KerberosKeytab: k.ServiceKeytab, Krb5Conf: k.Krb5Conf})
+	sq := lab.StartSquid(t, lab.SquidOptions{Auth: "negotiate", KDC: k})
+	origin := httptest.NewServer(http.HandlerFunc(whoOrigin))
+	defer origin.Close()
+	ccache := k.Kinit(t, "alice", pw)
+	env := map[string]string{"KRB5_CONFIG": k.Krb5Conf, "KRB5CCNAME": "FILE:" + ccache, "PW": pw}
+	for _, args := range [][]string{
+		{"-u", ":", ap.URL + "/negotiate/"},
+		{"--auth", "negotiate", ap.URL + "/negotiate/"},
+		{"--auth", "negotiate", "-u", "alice", "--password-env", "PW", ap.URL + "/negotiate/"},
+	} {
+		code, out, errOut := sesame(t, "", env, append([]string{"get"}, args...)...)
+		if code != 0 || !strings.Contains(out, "user=alice@CORP.TEST") {
+			t.Errorf("sesame get %v: exit %d\n%s\n%s", args, code, out, errOut)
+		}
+	}
+	code, out, errOut := sesame(t, "", env, "get", "-x", sq.URL, "-U", ":", origin.URL+"/via-squid")
+	if code != 0 || !strings.Contains(out, "proxy_user=alice@CORP.TEST") {
+		t.Errorf("through squid Negotiate: exit %d\n%s\n%s", code, out, errOut)
+	}
+	noTicket := map[string]string{"KRB5_CONFIG": k.Krb5Conf, "KRB5CCNAME": "FILE:" + filepath.Join(t.TempDir(), "none")}
+	code, _, errOut = sesame(t, "", noTicket, "get", "--auth", "negotiate", ap.URL+"/negotiate/")
+	if code != 67 {
+		t.Errorf("no ticket: exit %d, want 67\n%s", code, errOut)
+	}
 }
 
 // -v logs each request, status and handshake scheme, and never a

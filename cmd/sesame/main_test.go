@@ -12,12 +12,26 @@ import (
 	"github.com/sesame-auth/sesame/ntlm"
 )
 
+// hermeticKerberos keeps the machine's Kerberos setup out of tests that do
+// not bring their own: a stock /etc/krb5.conf names a KDC on the internet,
+// and a ticket cache left in /tmp by someone's kinit must not be used.
+var hermeticKerberos = map[string]string{"KRB5_CONFIG": "/dev/null", "KRB5CCNAME": "FILE:/nonexistent/sesame-test-ccache"}
+
+// hermeticKerberosEnv is hermeticKerberos for a child's environment.
+var hermeticKerberosEnv = []string{"KRB5_CONFIG=/dev/null", "KRB5CCNAME=FILE:/nonexistent/sesame-test-ccache"}
+
 // sesame runs one command line in-process and returns its exit status and
 // output.
 func sesame(t *testing.T, stdin string, environ map[string]string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	e := &env{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errOut, getenv: func(k string) string { return environ[k] }}
+	getenv := func(k string) string {
+		if v, ok := environ[k]; ok {
+			return v
+		}
+		return hermeticKerberos[k]
+	}
+	e := &env{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errOut, getenv: getenv}
 	code = run(e, args)
 	return code, out.String(), errOut.String()
 }

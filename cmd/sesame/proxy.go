@@ -313,13 +313,11 @@ func newProxyServer(e *env, cfg *config.Config, secret *secretFlags, logger *slo
 	if tr == nil {
 		tr = &auth.Transport{Logger: logger}
 		a := &cfg.Auth
-		switch {
-		case a.User != "":
-			if tr.ProxyCredentials, err = proxyCredentials(e, secret, a); err != nil {
-				return nil, err
-			}
-		case secret.given() || a.NTLMv2Hash != "" || a.NTHash != "" || a.Password != "" || a.PasswordEnv != "":
+		if a.User == "" && (secret.given() || a.NTLMv2Hash != "" || a.NTHash != "" || a.Password != "" || a.PasswordEnv != "") {
 			return nil, usagef("a password or hash needs a user (--user or auth.user)")
+		}
+		if tr.ProxyCredentials, err = proxyCredentials(e, secret, a); err != nil {
+			return nil, err
 		}
 	}
 	return &proxy.Server{
@@ -458,17 +456,30 @@ func fileExists(p string) bool {
 // password is asked for on the terminal (or read from --password-stdin).
 func proxyCredentials(e *env, secret *secretFlags, a *config.Auth) ([]auth.Credential, error) {
 	want := map[string]bool{}
+	explicitNegotiate := false
 	for _, s := range a.Schemes {
 		switch s = strings.ToLower(strings.TrimSpace(s)); s {
 		case "any", "":
-			want["ntlm"], want["digest"], want["basic"] = true, true, true
+			want["negotiate"], want["ntlm"], want["digest"], want["basic"] = true, true, true, true
+		case "negotiate":
+			want[s], explicitNegotiate = true, true
 		case "ntlm", "digest", "basic":
 			want[s] = true
-		case "negotiate":
-			return nil, usagef("auth negotiate: Kerberos is not available in this build yet")
 		default:
 			return nil, usagef("auth: unknown scheme %q", s)
 		}
+	}
+	if a.User == "" {
+		// No account: only single sign-on can answer, from the Kerberos
+		// credential cache.
+		if !want["negotiate"] {
+			return nil, nil
+		}
+		c, err := newNegotiate(negotiateConfig{getenv: e.getenv, required: explicitNegotiate, proxy: true})
+		if err != nil || c == nil {
+			return nil, err
+		}
+		return []auth.Credential{c}, nil
 	}
 	user, domain := a.User, a.Domain
 	nc := ntlm.Client{User: user, Domain: domain, Workstation: a.Workstation}
@@ -498,14 +509,26 @@ func proxyCredentials(e *env, secret *secretFlags, a *config.Auth) ([]auth.Crede
 	}
 	nc.Password = password
 	var creds []auth.Credential
+	if want["negotiate"] {
+		// Kerberos with the password when there is one, and NTLM inside
+		// SPNEGO for proxies that offer only Negotiate.
+		cfg := negotiateConfig{getenv: e.getenv, required: explicitNegotiate, proxy: true, ntlm: &nc}
+		if password != "" {
+			cfg.user, cfg.password = qualifiedUser(user, domain), password
+		}
+		c, err := newNegotiate(cfg)
+		if err != nil {
+			return nil, err
+		}
+		if c != nil {
+			creds = append(creds, c)
+		}
+	}
 	if want["ntlm"] {
 		creds = append(creds, &auth.NTLM{Client: nc})
 	}
 	if password != "" {
-		u := user
-		if domain != "" && !strings.ContainsAny(u, `\@`) {
-			u = domain + `\` + u
-		}
+		u := qualifiedUser(user, domain)
 		if want["digest"] {
 			creds = append(creds, &auth.Digest{User: u, Password: password})
 		}
@@ -517,4 +540,12 @@ func proxyCredentials(e *env, secret *secretFlags, a *config.Auth) ([]auth.Crede
 		return nil, usagef("no scheme in auth %v can use the secret given (a hash serves NTLM only)", a.Schemes)
 	}
 	return creds, nil
+}
+
+// qualifiedUser writes DOMAIN\user when the domain was given apart.
+func qualifiedUser(user, domain string) string {
+	if domain != "" && !strings.ContainsAny(user, `\@`) {
+		return domain + `\` + user
+	}
+	return user
 }

@@ -57,7 +57,7 @@ func startProxy(t *testing.T, bin string, env []string, args ...string) *proxyPr
 	port := lab.FreePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	cmd := exec.Command(bin, append([]string{"proxy", "--listen", addr, "--log-level", "debug"}, args...)...)
-	cmd.Env = append([]string{"PATH=/usr/bin:/bin"}, env...)
+	cmd.Env = append(append([]string{"PATH=/usr/bin:/bin"}, hermeticKerberosEnv...), env...)
 	out := &lockedBuffer{mu: make(chan struct{}, 1)}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -360,5 +360,40 @@ func TestProxyReloadOnSIGHUP(t *testing.T) {
 	}
 	if sawAfter(first) || !sawAfter(second) {
 		t.Fatalf("after reload the request went to the old upstream\nfirst:\n%s\nsecond:\n%s", first.AccessLog(), second.AccessLog())
+	}
+}
+
+// Single sign-on: `sesame proxy` with no account at all answers squid's
+// Negotiate with the Kerberos ticket from the credential cache, for curl
+// (plain HTTP and CONNECT); doctor finds the same way through.
+func TestProxyKerberosSSO(t *testing.T) {
+	bin := buildSesame(t)
+	const pw = "KrbPass-789"
+	k := lab.StartKDC(t, lab.KDCOptions{Users: []lab.KerberosUser{{Name: "alice", Password: pw}}})
+	sq := lab.StartSquid(t, lab.SquidOptions{Auth: "negotiate", KDC: k})
+	origin := httptest.NewServer(http.HandlerFunc(whoOrigin))
+	defer origin.Close()
+	tlsOrigin := httptest.NewTLSServer(http.HandlerFunc(whoOrigin))
+	defer tlsOrigin.Close()
+	ccache := k.Kinit(t, "alice", pw)
+	krbEnv := []string{"KRB5_CONFIG=" + k.Krb5Conf, "KRB5CCNAME=FILE:" + ccache}
+	p := startProxy(t, bin, krbEnv, "--upstream", sq.Addr)
+	for i := 0; i < 3; i++ {
+		out, err := curl(t, "-x", p.URL, fmt.Sprintf("%s/sso/%d", origin.URL, i))
+		if err != nil || !strings.Contains(out, "proxy_user=alice@CORP.TEST\n") {
+			t.Fatalf("request %d: %v %q\n%s", i, err, out, p.stderr.String())
+		}
+	}
+	out, err := curl(t, "-x", p.URL, "--cacert", writeCert(t, tlsOrigin.Certificate()), tlsOrigin.URL+"/sso-tls")
+	if err != nil || !strings.Contains(out, "path=/sso-tls") {
+		t.Fatalf("https: %v %q", err, out)
+	}
+	if !strings.Contains(p.stderr.String(), "Negotiate as alice@CORP.TEST") && !strings.Contains(p.stderr.String(), "Negotiate as ccache:") {
+		t.Errorf("startup line does not name the Kerberos identity:\n%s", p.stderr.String())
+	}
+	code, dout, derr := sesame(t, "", map[string]string{"KRB5_CONFIG": k.Krb5Conf, "KRB5CCNAME": "FILE:" + ccache},
+		"doctor", "--url", origin.URL+"/doctor", "--upstream", sq.Addr)
+	if code != 0 || !strings.Contains(dout, "offers: Negotiate") || !strings.Contains(dout, "Negotiate as") || !strings.Contains(dout, `schemes = ["negotiate"]`) {
+		t.Errorf("doctor with SSO: exit %d\n%s\n%s", code, dout, derr)
 	}
 }

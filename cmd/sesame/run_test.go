@@ -61,7 +61,7 @@ func TestRunGitCloneThroughSquid(t *testing.T) {
 	clone := filepath.Join(dir, "clone")
 	cmd := exec.Command(bin, "run", "--upstream", sq.Addr, "--user", `CORP\alice`, "--password-env", "PW", "--listen", fmt.Sprintf("127.0.0.1:%d", lab.FreePort(t)),
 		"--", "git", "clone", "-q", origin+"/repo.git", clone)
-	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + dir, "PW=AlicePass123", "GIT_CONFIG_NOSYSTEM=1"}
+	cmd.Env = append([]string{"PATH=/usr/bin:/bin", "HOME=" + dir, "PW=AlicePass123", "GIT_CONFIG_NOSYSTEM=1"}, hermeticKerberosEnv...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
