@@ -126,7 +126,6 @@ const (
 // maxRedirects is curl's default for -L (--max-redirs).
 const maxRedirects = 20
 
-
 // optString is a string flag that remembers whether it was given, so that
 // an empty -x (no proxy) differs from no -x at all.
 type optString struct {
