@@ -27,6 +27,7 @@ PKGS=(
   cntlm                                     # competitor local NTLM proxy (StartCntlm), for the proxy benchmark
   git                                       # a real tool through `sesame run` (git clone over HTTP)
   python3-pacparser faketime                # independent PAC engine (SpiderMonkey) for the differential test, at fixed times
+  python3-pip                               # a real tool through `sesame run` (pip download from a local index)
 )
 
 me=install-test-deps.sh

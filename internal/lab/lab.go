@@ -49,6 +49,9 @@ var debPackages = map[string]string{
 	"faketime":              "faketime",
 	"unshare":               "util-linux",
 	"python3:pacparser":     "python3-pacparser",
+	"python3:pip":           "python3-pip",
+	"ip":                    "iproute2",
+	"mount":                 "mount",
 }
 
 // sbinDirs are searched after $PATH: Debian installs daemons (apache2) in
