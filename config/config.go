@@ -28,6 +28,13 @@ type Config struct {
 	Listen []string `toml:"listen"`
 	// Upstreams are the upstream proxies, tried in order.
 	Upstreams []string `toml:"upstreams"`
+	// PAC, if set, is a PAC file (path or http(s) URL) that chooses the
+	// route per URL instead of Upstreams.
+	PAC string `toml:"pac"`
+	// PACFail is what happens when the PAC file cannot be fetched or
+	// evaluated: "last-good" (default: keep the last script that
+	// worked), "direct" or "fail".
+	PACFail string `toml:"pac_fail"`
 	// NoProxy patterns go DIRECT (NO_PROXY syntax).
 	NoProxy []string `toml:"no_proxy"`
 	// DirectFallback goes DIRECT when every upstream is down.
@@ -119,7 +126,8 @@ func Parse(r io.Reader) (*Config, error) {
 
 // ApplyEnv overrides settings from SESAME_* variables: SESAME_LISTEN,
 // SESAME_UPSTREAMS, SESAME_NO_PROXY and SESAME_ALLOW (comma lists),
-// SESAME_DIRECT_FALLBACK (true/false), SESAME_LOG_LEVEL, SESAME_ADMIN, SESAME_AUTH
+// SESAME_DIRECT_FALLBACK (true/false), SESAME_LOG_LEVEL, SESAME_ADMIN,
+// SESAME_PAC, SESAME_AUTH
 // (schemes), SESAME_USER, SESAME_DOMAIN, SESAME_WORKSTATION,
 // SESAME_PASSWORD_ENV, SESAME_NT_HASH and SESAME_NTLMV2_HASH.
 func (c *Config) ApplyEnv(getenv func(string) string) error {
@@ -140,6 +148,7 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 	list("SESAME_AUTH", &c.Auth.Schemes)
 	str("SESAME_LOG_LEVEL", &c.LogLevel)
 	str("SESAME_ADMIN", &c.Admin)
+	str("SESAME_PAC", &c.PAC)
 	str("SESAME_USER", &c.Auth.User)
 	str("SESAME_DOMAIN", &c.Auth.Domain)
 	str("SESAME_WORKSTATION", &c.Auth.Workstation)
@@ -177,6 +186,11 @@ func (c *Config) Validate() error {
 				return fmt.Errorf("%w: allow: %q is not an address or CIDR network", ErrInvalid, a)
 			}
 		}
+	}
+	switch c.PACFail {
+	case "", "last-good", "direct", "fail":
+	default:
+		return fmt.Errorf("%w: pac_fail %q (last-good, direct or fail)", ErrInvalid, c.PACFail)
 	}
 	if c.Admin != "" {
 		host, _, err := net.SplitHostPort(c.Admin)

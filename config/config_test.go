@@ -131,7 +131,8 @@ func TestImportCntlm(t *testing.T) {
 
 const pxIni = `[proxy]
 server = proxy1.corp.example:8080,proxy2.corp.example:8080
-pac =
+pac = http://wpad.corp.example/wpad.dat
+pac_encoding = latin-1
 port = 3128
 listen = 127.0.0.1
 gateway = 0
@@ -162,7 +163,10 @@ func TestImportPx(t *testing.T) {
 	for _, n := range notes {
 		text += n.String() + "\n"
 	}
-	for _, want := range []string{"pac", "192.168.*.*", "workers", "useragent", "keyring"} {
+	if c.PAC != "http://wpad.corp.example/wpad.dat" {
+		t.Errorf("pac = %q", c.PAC)
+	}
+	for _, want := range []string{"pac_encoding", "192.168.*.*", "workers", "useragent", "keyring"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("notes lack %q:\n%s", want, text)
 		}

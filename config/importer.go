@@ -208,8 +208,10 @@ func ImportPx(r io.Reader) (*Config, []ImportNote, error) {
 			default:
 				note(n, key, "%s unsupported", val)
 			}
-		case "proxy.pac", "proxy.pac_encoding":
-			note(n, key, "unsupported in this version (PAC support is coming); configure upstreams instead")
+		case "proxy.pac":
+			c.PAC = val
+		case "proxy.pac_encoding":
+			note(n, key, "not needed: sesame detects the PAC file's encoding (UTF-8, UTF-16 with BOM, declared charset, else Latin-1)")
 		case "proxy.hostonly", "proxy.useragent", "proxy.client_auth", "proxy.client_nosspi", "proxy.client_username":
 			note(n, key, "unsupported in this version")
 		case "settings.workers", "settings.threads":

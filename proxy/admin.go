@@ -123,8 +123,12 @@ func (a *Admin) routeLine(raw string) (string, error) {
 		}
 		u.Host = net.JoinHostPort(u.Hostname(), port)
 	}
+	routes, err := a.Proxy.Load().routes(u)
+	if err != nil {
+		return "", err
+	}
 	var parts []string
-	for _, rt := range a.Proxy.Load().routes(u) {
+	for _, rt := range routes {
 		if rt == nil {
 			parts = append(parts, "DIRECT")
 		} else {

@@ -97,10 +97,10 @@ func TestUpstreamsFailover(t *testing.T) {
 		}
 	}
 	r := &StaticRouter{Upstreams: u, NoProxy: mustNoProxy(t, "direct.test"), DirectFallback: true}
-	if rs := r.Route(&url.URL{Host: "direct.test:80"}); len(rs) != 1 || rs[0] != nil {
+	if rs, _ := r.Route(&url.URL{Host: "direct.test:80"}); len(rs) != 1 || rs[0] != nil {
 		t.Errorf("NoProxy route %v", rs)
 	}
-	if rs := r.Route(&url.URL{Host: "web.test:80"}); len(rs) != 3 || rs[2] != nil {
+	if rs, _ := r.Route(&url.URL{Host: "web.test:80"}); len(rs) != 3 || rs[2] != nil {
 		t.Errorf("route with fallback %v", rs)
 	}
 }

@@ -6,8 +6,10 @@ import "net/url"
 // where a nil entry means DIRECT. A PAC-based router plugs in here.
 type Router interface {
 	// Route returns the routes for a request to target, a URL whose Host
-	// is host:port (for CONNECT, Scheme is empty).
-	Route(target *url.URL) []*url.URL
+	// is host:port (for CONNECT, Scheme is empty). An error (a PAC script
+	// that cannot be evaluated, with the fail mode "fail") fails the
+	// request.
+	Route(target *url.URL) ([]*url.URL, error)
 }
 
 // StaticRouter routes by a fixed upstream list and NoProxy patterns, like
@@ -24,13 +26,13 @@ type StaticRouter struct {
 }
 
 // Route implements Router.
-func (r *StaticRouter) Route(target *url.URL) []*url.URL {
+func (r *StaticRouter) Route(target *url.URL) ([]*url.URL, error) {
 	if r.NoProxy.Match(target.Host) || r.Upstreams == nil || len(r.Upstreams.List) == 0 {
-		return []*url.URL{nil}
+		return []*url.URL{nil}, nil
 	}
 	routes := r.Upstreams.Candidates()
 	if r.DirectFallback {
 		routes = append(routes, nil)
 	}
-	return routes
+	return routes, nil
 }

@@ -185,11 +185,15 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request) {
 		out.Header.Set("User-Agent", "") // keep Go from adding its own
 	}
 	var resp *http.Response
-	route, err := s.tryRoutes(s.routes(r.URL), func(rt *url.URL) (err error) {
-		ctx := context.WithValue(r.Context(), routeKey{}, rt)
-		resp, err = s.Transport.RoundTrip(out.WithContext(ctx))
-		return err
-	})
+	routes, err := s.routes(r.URL)
+	var route *url.URL
+	if err == nil {
+		route, err = s.tryRoutes(routes, func(rt *url.URL) (err error) {
+			ctx := context.WithValue(r.Context(), routeKey{}, rt)
+			resp, err = s.Transport.RoundTrip(out.WithContext(ctx))
+			return err
+		})
+	}
 	if err != nil {
 		s.stats.Errors.Add(1)
 		s.access(r, route, http.StatusBadGateway, 0, start, err)
@@ -252,15 +256,18 @@ func (s *Server) tryRoutes(routes []*url.URL, attempt func(*url.URL) error) (*ur
 	return nil, err
 }
 
-func (s *Server) routes(target *url.URL) []*url.URL {
+func (s *Server) routes(target *url.URL) ([]*url.URL, error) {
 	if s.Router == nil {
-		return []*url.URL{nil}
+		return []*url.URL{nil}, nil
 	}
-	rs := s.Router.Route(target)
+	rs, err := s.Router.Route(target)
+	if err != nil {
+		return nil, err
+	}
 	if len(rs) == 0 {
-		return []*url.URL{nil}
+		return []*url.URL{nil}, nil
 	}
-	return rs
+	return rs, nil
 }
 
 func (s *Server) failed(u *url.URL, err error) {
@@ -312,16 +319,20 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var upstream net.Conn
-	route, err := s.tryRoutes(s.routes(&url.URL{Host: target}), func(rt *url.URL) (err error) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*s.dialTimeout())
-		defer cancel()
-		if rt == nil {
-			upstream, err = s.dialer.DialContext(ctx, "tcp", target)
-		} else {
-			upstream, err = s.Transport.DialTunnel(ctx, rt, target)
-		}
-		return err
-	})
+	routes, err := s.routes(&url.URL{Host: target})
+	var route *url.URL
+	if err == nil {
+		route, err = s.tryRoutes(routes, func(rt *url.URL) (err error) {
+			ctx, cancel := context.WithTimeout(r.Context(), 2*s.dialTimeout())
+			defer cancel()
+			if rt == nil {
+				upstream, err = s.dialer.DialContext(ctx, "tcp", target)
+			} else {
+				upstream, err = s.Transport.DialTunnel(ctx, rt, target)
+			}
+			return err
+		})
+	}
 	if err != nil {
 		s.stats.Errors.Add(1)
 		status := http.StatusBadGateway

@@ -70,6 +70,30 @@ func (u *Upstreams) Candidates() []*url.URL {
 	return append(healthy, blocked...)
 }
 
+// Order sorts routes (nil is DIRECT) so that those blocked after a
+// failure come last, keeping the given order otherwise.
+func (u *Upstreams) Order(routes []*url.URL) []*url.URL {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	now := u.clock()
+	var healthy, blocked []*url.URL
+	for _, p := range routes {
+		if until, ok := u.blocked[hostOf(p)]; ok && p != nil && now.Before(until) {
+			blocked = append(blocked, p)
+		} else {
+			healthy = append(healthy, p)
+		}
+	}
+	return append(healthy, blocked...)
+}
+
+func hostOf(p *url.URL) string {
+	if p == nil {
+		return ""
+	}
+	return p.Host
+}
+
 // Fail records that p could not be reached.
 func (u *Upstreams) Fail(p *url.URL) {
 	u.mu.Lock()

@@ -53,6 +53,8 @@ flags (curl's names):
                              (loopback destinations always go direct)
       --noproxy LIST         hosts to reach directly (NO_PROXY syntax); '*'
                              for all
+      --pac PATH|URL         let a PAC file choose the proxy (its first
+                             PROXY entry, or DIRECT), as a browser would
   -U, --proxy-user USER[:PASS]
                              proxy account; without :PASS the password is read
                              like -u's (after it, when both come from stdin)
@@ -167,6 +169,7 @@ type getOptions struct {
 	secret                 secretFlags
 	authSchemes, proxyAuth string
 	noProxy                optString
+	pac                    string
 	method                 string
 	headers                getHeaders
 	data                   []getDataArg
@@ -198,6 +201,7 @@ func runGet(e *env, args []string) error {
 	fs.StringVar(&o.authSchemes, "auth", "any", "")
 	fs.StringVar(&o.proxyAuth, "proxy-auth", "any", "")
 	fs.Var(&o.noProxy, "noproxy", "")
+	fs.StringVar(&o.pac, "pac", "", "")
 	for _, n := range []string{"X", "request"} {
 		fs.StringVar(&o.method, n, "", "")
 	}
@@ -710,6 +714,12 @@ func (o *getOptions) proxyFunc(e *env) (func(*http.Request) (*url.URL, error), s
 	direct := func(*http.Request) (*url.URL, error) { return nil, nil }
 	if strings.TrimSpace(o.noProxy.v) == "*" {
 		return direct, "", nil
+	}
+	if o.pac != "" {
+		if o.proxy.set {
+			return nil, "", usagef("--pac and -x exclude each other")
+		}
+		return pacProxyFunc(newPACLoader(o.pac, "fail", nil)), "", nil
 	}
 	if o.proxy.set {
 		if o.proxy.v == "" {

@@ -47,6 +47,7 @@ var commands = map[string]command{
 	"proxy":  {"run the local authenticating proxy (default 127.0.0.1:3128)", runProxy},
 	"env":    {"print shell exports that point HTTP(S)_PROXY at sesame", runEnv},
 	"run":    {"run a command with HTTP(S)_PROXY pointing at sesame (starting one if none runs)", runRun},
+	"pac":    {"evaluate a PAC file for URLs, as a browser would", runPAC},
 	"doctor": {"diagnose the upstream proxy: schemes offered, credentials tried once, suggested config", runDoctor},
 }
 

@@ -48,7 +48,7 @@ type proxyFlags struct {
 	configFile, importFile                         *string
 	listens, upstreams, allows                     listFlag
 	noProxy, user, domain, workstation, ntlmv2Hash *string
-	schemes, logLevel, admin                       *string
+	schemes, logLevel, admin, pac                  *string
 	directFallback                                 *bool
 	secret                                         secretFlags
 }
@@ -68,6 +68,7 @@ func newProxyFlags(fs *flag.FlagSet) *proxyFlags {
 	p.schemes = fs.String("auth", "", "schemes to answer the upstream with: any, or a comma list of ntlm, digest, basic")
 	fs.Var(&p.allows, "allow", "client network allowed besides loopback, e.g. 10.0.0.0/8 (repeatable; needed to listen beyond loopback)")
 	p.logLevel = fs.String("log-level", "", "debug, info, warn or error (default info)")
+	p.pac = fs.String("pac", "", "PAC file `PATH_OR_URL` choosing the route per URL (instead of --upstream)")
 	p.admin = fs.String("admin", "", "loopback `ADDR` for the status page, /metrics and /proxy.pac (e.g. 127.0.0.1:3129)")
 	p.secret.register(fs)
 	return p
@@ -103,6 +104,9 @@ func (p *proxyFlags) config(e *env) (*config.Config, []config.ImportNote, error)
 	if set["admin"] {
 		cfg.Admin = *p.admin
 	}
+	if set["pac"] {
+		cfg.PAC = *p.pac
+	}
 	if set["auth"] {
 		cfg.Auth.Schemes = strings.Split(*p.schemes, ",")
 	}
@@ -119,7 +123,7 @@ func (p *proxyFlags) config(e *env) (*config.Config, []config.ImportNote, error)
 		// A secret on the command line replaces the configured one.
 		cfg.Auth.Password, cfg.Auth.PasswordEnv, cfg.Auth.NTHash, cfg.Auth.NTLMv2Hash = "", p.secret.passwordEnv, p.secret.ntHash, *p.ntlmv2Hash
 	}
-	if len(cfg.Upstreams) == 0 {
+	if len(cfg.Upstreams) == 0 && cfg.PAC == "" {
 		for _, v := range []string{"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"} {
 			if s := e.getenv(v); s != "" {
 				cfg.Upstreams = []string{s}
@@ -320,8 +324,12 @@ func newProxyServer(e *env, cfg *config.Config, secret *secretFlags, logger *slo
 			return nil, err
 		}
 	}
+	var router proxy.Router = &proxy.StaticRouter{Upstreams: ups, NoProxy: np, DirectFallback: cfg.DirectFallback}
+	if cfg.PAC != "" {
+		router = &proxy.PACRouter{Loader: newPACLoader(cfg.PAC, cfg.PACFail, logger), NoProxy: np, Health: ups, Logger: logger}
+	}
 	return &proxy.Server{
-		Router:         &proxy.StaticRouter{Upstreams: ups, NoProxy: np, DirectFallback: cfg.DirectFallback},
+		Router:         router,
 		Upstreams:      ups,
 		Transport:      tr,
 		AllowedClients: allowed,
