@@ -43,6 +43,10 @@ type Config struct {
 	Allow []string `toml:"allow"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `toml:"log_level"`
+	// NTLMToBasic makes clients authenticate to sesame with Basic as
+	// DOMAIN\user and password; sesame then answers the upstream as that
+	// user (cntlm's NTLMToBasic). auth.user and its secret are not used.
+	NTLMToBasic bool `toml:"ntlm_to_basic"`
 	// Admin is the loopback address of the status page, metrics and
 	// /proxy.pac; empty for none.
 	Admin string `toml:"admin"`
@@ -68,6 +72,9 @@ type Auth struct {
 	PasswordEnv string `toml:"password_env"`
 	NTHash      string `toml:"nt_hash"`
 	NTLMv2Hash  string `toml:"ntlmv2_hash"`
+	// Upstreams, when not empty, are the only upstream proxies
+	// (host:port) that get the credentials; others are used without.
+	Upstreams []string `toml:"upstreams"`
 }
 
 // Default returns the configuration with no file: listen on

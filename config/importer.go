@@ -105,7 +105,9 @@ func ImportCntlm(r io.Reader) (*Config, []ImportNote, error) {
 			if val != "0/0" && val != "0.0.0.0/0" {
 				note(n, key, "unsupported: sesame serves only the allow-listed networks (and loopback); a deny list has nothing to add")
 			}
-		case "header", "isascanneragent", "isascannersize", "flags", "ntlmtobasic", "socks5proxy", "socks5user", "tunnel":
+		case "ntlmtobasic":
+			c.NTLMToBasic = strings.EqualFold(val, "yes")
+		case "header", "isascanneragent", "isascannersize", "flags", "socks5proxy", "socks5user", "tunnel":
 			note(n, key, "unsupported in this version")
 		default:
 			note(n, key, "unknown cntlm setting, ignored")

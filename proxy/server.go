@@ -49,14 +49,28 @@ type Server struct {
 	// Logger gets one access record per request (never a credential).
 	Logger *slog.Logger
 
+	// FromClient, if set, is NTLM-to-Basic mode (cntlm's NTLMToBasic):
+	// clients authenticate to sesame with Basic as DOMAIN\user and
+	// password, and sesame answers the upstream as that user, with the
+	// credentials FromClient makes. Transport's own credentials are not
+	// used then.
+	FromClient ClientCredentials
+	// CredentialUpstreams, when not empty, lists the upstream proxies
+	// (host:port) that get credentials at all; others are used without
+	// (pass-through), so a PAC file cannot send the account to a proxy
+	// nobody vetted.
+	CredentialUpstreams []string
+
 	// Counters, if set, are shared with an earlier Server (a reloaded
 	// configuration keeps counting); nil means the Server's own.
 	Counters *Stats
 
-	once   sync.Once
-	stats  *Stats
-	dialer net.Dialer
-	recent recentErrors
+	once    sync.Once
+	stats   *Stats
+	dialer  net.Dialer
+	recent  recentErrors
+	plain   *auth.Transport // no credentials: upstreams off the allow-list
+	clients clientTransports
 }
 
 // Stats are a server's counters.
@@ -68,17 +82,24 @@ type routeKey struct{}
 
 func (s *Server) init() {
 	s.once.Do(func() {
-		// The route is chosen per attempt and travels in the context.
-		s.Transport.Proxy = func(r *http.Request) (*url.URL, error) {
-			u, _ := r.Context().Value(routeKey{}).(*url.URL)
-			return u, nil
-		}
+		s.route(s.Transport)
+		s.plain = &auth.Transport{Logger: s.logger()}
+		s.route(s.plain)
 		s.dialer = net.Dialer{Timeout: s.dialTimeout(), KeepAlive: 30 * time.Second}
 		s.stats = s.Counters
 		if s.stats == nil {
 			s.stats = &Stats{}
 		}
 	})
+}
+
+// route makes tr send each request where the Server's routing decided:
+// the route is chosen per attempt and travels in the request's context.
+func (s *Server) route(tr *auth.Transport) {
+	tr.Proxy = func(r *http.Request) (*url.URL, error) {
+		u, _ := r.Context().Value(routeKey{}).(*url.URL)
+		return u, nil
+	}
 }
 
 // Stats returns the server's counters.
@@ -189,10 +210,18 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request) {
 	var route *url.URL
 	if err == nil {
 		route, err = s.tryRoutes(routes, func(rt *url.URL) (err error) {
+			tr, ok := s.transportFor(w, r, rt)
+			if !ok {
+				return errClientAuth
+			}
 			ctx := context.WithValue(r.Context(), routeKey{}, rt)
-			resp, err = s.Transport.RoundTrip(out.WithContext(ctx))
+			resp, err = tr.RoundTrip(out.WithContext(ctx))
 			return err
 		})
+	}
+	if errors.Is(err, errClientAuth) {
+		s.access(r, route, http.StatusProxyAuthRequired, 0, start, nil)
+		return
 	}
 	if err != nil {
 		s.stats.Errors.Add(1)
@@ -201,6 +230,13 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusProxyAuthRequired && s.FromClient != nil {
+		// The upstream refused the client's account: ask the client
+		// again, so its user can correct the password.
+		s.access(r, route, resp.StatusCode, 0, start, nil)
+		askClientForBasic(w)
+		return
+	}
 	removeHopHeaders(resp.Header)
 	for k, vv := range resp.Header {
 		w.Header()[k] = vv
@@ -283,6 +319,10 @@ func (s *Server) healthy(u *url.URL) {
 	}
 }
 
+// errClientAuth ends a request whose client must authenticate to sesame
+// first (NTLM-to-Basic); the 407 has been written.
+var errClientAuth = errors.New("proxy: client authentication required")
+
 // isDialError reports a failure to connect at all, after which another
 // route can be tried without the request having been sent.
 func isDialError(err error) bool {
@@ -327,11 +367,23 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request) {
 			defer cancel()
 			if rt == nil {
 				upstream, err = s.dialer.DialContext(ctx, "tcp", target)
-			} else {
-				upstream, err = s.Transport.DialTunnel(ctx, rt, target)
+				return err
 			}
+			tr, ok := s.transportFor(w, r, rt)
+			if !ok {
+				return errClientAuth
+			}
+			upstream, err = tr.DialTunnel(ctx, rt, target)
 			return err
 		})
+	}
+	var refused *auth.ProxyConnectError
+	if errors.Is(err, errClientAuth) || (s.FromClient != nil && errors.As(err, &refused) && refused.StatusCode == http.StatusProxyAuthRequired) {
+		if !errors.Is(err, errClientAuth) {
+			askClientForBasic(w)
+		}
+		s.access(r, route, http.StatusProxyAuthRequired, 0, start, nil)
+		return
 	}
 	if err != nil {
 		s.stats.Errors.Add(1)

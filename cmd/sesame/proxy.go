@@ -49,7 +49,7 @@ type proxyFlags struct {
 	listens, upstreams, allows                     listFlag
 	noProxy, user, domain, workstation, ntlmv2Hash *string
 	schemes, logLevel, admin, pac                  *string
-	directFallback                                 *bool
+	directFallback, ntlmToBasic                    *bool
 	secret                                         secretFlags
 }
 
@@ -69,6 +69,7 @@ func newProxyFlags(fs *flag.FlagSet) *proxyFlags {
 	fs.Var(&p.allows, "allow", "client network allowed besides loopback, e.g. 10.0.0.0/8 (repeatable; needed to listen beyond loopback)")
 	p.logLevel = fs.String("log-level", "", "debug, info, warn or error (default info)")
 	p.pac = fs.String("pac", "", "PAC file `PATH_OR_URL` choosing the route per URL (instead of --upstream)")
+	p.ntlmToBasic = fs.Bool("ntlm-to-basic", false, "clients give DOMAIN\\user:password in Basic; sesame answers the upstream as that user")
 	p.admin = fs.String("admin", "", "loopback `ADDR` for the status page, /metrics and /proxy.pac (e.g. 127.0.0.1:3129)")
 	p.secret.register(fs)
 	return p
@@ -106,6 +107,9 @@ func (p *proxyFlags) config(e *env) (*config.Config, []config.ImportNote, error)
 	}
 	if set["pac"] {
 		cfg.PAC = *p.pac
+	}
+	if set["ntlm-to-basic"] {
+		cfg.NTLMToBasic = *p.ntlmToBasic
 	}
 	if set["auth"] {
 		cfg.Auth.Schemes = strings.Split(*p.schemes, ",")
@@ -314,6 +318,13 @@ func newProxyServer(e *env, cfg *config.Config, secret *secretFlags, logger *slo
 		return nil, usagef("no-proxy: %v", err)
 	}
 	tr := reuse // credentials unchanged on a reload: keep them and the pool
+	var fromClient proxy.ClientCredentials
+	if cfg.NTLMToBasic {
+		fromClient = clientCredentials(cfg)
+		if tr == nil {
+			tr = &auth.Transport{Logger: logger}
+		}
+	}
 	if tr == nil {
 		tr = &auth.Transport{Logger: logger}
 		a := &cfg.Auth
@@ -329,11 +340,13 @@ func newProxyServer(e *env, cfg *config.Config, secret *secretFlags, logger *slo
 		router = &proxy.PACRouter{Loader: newPACLoader(cfg.PAC, cfg.PACFail, logger), NoProxy: np, Health: ups, Logger: logger}
 	}
 	return &proxy.Server{
-		Router:         router,
-		Upstreams:      ups,
-		Transport:      tr,
-		AllowedClients: allowed,
-		Logger:         logger,
+		FromClient:          fromClient,
+		CredentialUpstreams: cfg.Auth.Upstreams,
+		Router:              router,
+		Upstreams:           ups,
+		Transport:           tr,
+		AllowedClients:      allowed,
+		Logger:              logger,
 	}, nil
 }
 
@@ -548,6 +561,34 @@ func proxyCredentials(e *env, secret *secretFlags, a *config.Auth) ([]auth.Crede
 		return nil, usagef("no scheme in auth %v can use the secret given (a hash serves NTLM only)", a.Schemes)
 	}
 	return creds, nil
+}
+
+// clientCredentials is NTLM-to-Basic mode: the account a client gives
+// sesame in Basic is used upstream with the configured schemes (Negotiate
+// aside: a Kerberos login per client is not what NTLMToBasic users expect).
+func clientCredentials(cfg *config.Config) proxy.ClientCredentials {
+	schemes := map[string]bool{}
+	for _, s := range cfg.Auth.Schemes {
+		s = strings.ToLower(strings.TrimSpace(s))
+		if s == "any" || s == "" {
+			schemes["ntlm"], schemes["digest"], schemes["basic"] = true, true, true
+		}
+		schemes[s] = true
+	}
+	workstation := cfg.Auth.Workstation
+	return func(user, password string) []auth.Credential {
+		var creds []auth.Credential
+		if schemes["ntlm"] {
+			creds = append(creds, &auth.NTLM{Client: ntlm.Client{User: user, Password: password, Workstation: workstation}})
+		}
+		if schemes["digest"] {
+			creds = append(creds, &auth.Digest{User: user, Password: password})
+		}
+		if schemes["basic"] {
+			creds = append(creds, &auth.Basic{User: user, Password: password})
+		}
+		return creds
+	}
 }
 
 // qualifiedUser writes DOMAIN\user when the domain was given apart.

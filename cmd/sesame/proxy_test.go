@@ -397,3 +397,67 @@ func TestProxyKerberosSSO(t *testing.T) {
 		t.Errorf("doctor with SSO: exit %d\n%s\n%s", code, dout, derr)
 	}
 }
+
+// NTLM-to-Basic (cntlm's NTLMToBasic): clients give sesame DOMAIN\user and
+// password in Basic; sesame answers squid's NTLM as that user, each user
+// on upstream connections of their own.
+func TestProxyNTLMToBasic(t *testing.T) {
+	bin := buildSesame(t)
+	origin := httptest.NewServer(http.HandlerFunc(whoOrigin))
+	defer origin.Close()
+	tlsOrigin := httptest.NewTLSServer(http.HandlerFunc(whoOrigin))
+	defer tlsOrigin.Close()
+	sq := lab.StartSquid(t, lab.SquidOptions{Auth: "ntlm", Users: []lab.ProxyUser{
+		{Domain: "CORP", User: "alice", Password: "AlicePass123"}, {Domain: "CORP", User: "bob", Password: "BobPass456"}}})
+	p := startProxy(t, bin, nil, "--upstream", sq.Addr, "--ntlm-to-basic")
+	for _, tc := range []struct{ account, want string }{
+		{`CORP\alice:AlicePass123`, `CORP\alice`}, {`CORP\bob:BobPass456`, `CORP\bob`}, {`CORP\alice:AlicePass123`, `CORP\alice`},
+	} {
+		out, err := curl(t, "-x", p.URL, "--proxy-basic", "-U", tc.account, origin.URL+"/n2b")
+		if err != nil || !strings.Contains(out, "proxy_user="+tc.want+"\n") {
+			t.Fatalf("as %s: %v %q\n%s", tc.want, err, out, p.stderr.String())
+		}
+	}
+	out, err := curl(t, "-x", p.URL, "--proxy-basic", "-U", `CORP\bob:BobPass456`, "--cacert", writeCert(t, tlsOrigin.Certificate()), tlsOrigin.URL+"/n2b-tls")
+	if err != nil || !strings.Contains(out, "path=/n2b-tls") {
+		t.Fatalf("CONNECT as bob: %v %q", err, out)
+	}
+	for _, args := range [][]string{{}, {"--proxy-basic", "-U", `CORP\alice:wrong`}} {
+		out, err := curl(t, append(append([]string{"-x", p.URL, "-o", "/dev/null", "-w", "%{http_code}"}, args...), origin.URL+"/n2b-denied")...)
+		if err != nil || out != "407" {
+			t.Errorf("curl %v: %v %q, want 407 asking for Basic", args, err, out)
+		}
+	}
+	if strings.Contains(p.stderr.String(), "AlicePass123") || strings.Contains(p.stderr.String(), "BobPass456") {
+		t.Error("a client's password reached the log")
+	}
+}
+
+// With auth.upstreams set, only those upstreams get the credentials: a
+// PAC file that names another proxy does not receive the account.
+func TestProxyCredentialAllowList(t *testing.T) {
+	bin := buildSesame(t)
+	users := []lab.ProxyUser{{User: "alice", Password: "AlicePass123"}}
+	trusted := lab.StartSquid(t, lab.SquidOptions{Auth: "basic", Users: users})
+	other := lab.StartSquid(t, lab.SquidOptions{Auth: "basic", Users: users})
+	originA := serveOn(t, "127.0.0.3", http.HandlerFunc(whoOrigin))
+	originB := serveOn(t, "127.0.0.4", http.HandlerFunc(whoOrigin))
+	pacFile := filepath.Join(t.TempDir(), "proxy.pac")
+	os.WriteFile(pacFile, []byte(fmt.Sprintf(`function FindProxyForURL(url, host) {
+  return host == "127.0.0.3" ? "PROXY %s" : "PROXY %s";
+}`, trusted.Addr, other.Addr)), 0o644)
+	conf := filepath.Join(t.TempDir(), "sesame.toml")
+	os.WriteFile(conf, []byte(fmt.Sprintf("pac = %q\n[auth]\nuser = \"alice\"\npassword_env = \"PW\"\nschemes = [\"basic\"]\nupstreams = [%q]\n", pacFile, trusted.Addr)), 0o600)
+	p := startProxy(t, bin, []string{"PW=AlicePass123"}, "--config", conf)
+	if out, err := curl(t, "-x", p.URL, originA+"/trusted"); err != nil || !strings.Contains(out, "proxy_user=alice\n") {
+		t.Fatalf("trusted upstream: %v %q\n%s", err, out, p.stderr.String())
+	}
+	if out, err := curl(t, "-x", p.URL, "-o", "/dev/null", "-w", "%{http_code}", originB+"/other"); err != nil || out != "407" {
+		t.Fatalf("other upstream: %v %q, want its 407 (no credentials sent)", err, out)
+	}
+	for _, e := range other.AccessEntries() {
+		if e.User != "" && e.User != "-" {
+			t.Errorf("the untrusted proxy got credentials: %+v", e)
+		}
+	}
+}
