@@ -35,6 +35,10 @@ type Config struct {
 	// evaluated: "last-good" (default: keep the last script that
 	// worked), "direct" or "fail".
 	PACFail string `toml:"pac_fail"`
+	// WPAD lets discovery (used when neither upstreams nor pac is set)
+	// look for wpad.dat by DHCP and DNS. Off by default: WPAD trusts
+	// whoever answers for wpad.<domain> on the network at hand.
+	WPAD bool `toml:"wpad"`
 	// NoProxy patterns go DIRECT (NO_PROXY syntax).
 	NoProxy []string `toml:"no_proxy"`
 	// DirectFallback goes DIRECT when every upstream is down.

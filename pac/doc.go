@@ -50,5 +50,8 @@
 // small TTL cache; myIpAddress comes from Options.MyIP (by default the
 // address of the default-route interface, found without sending a packet).
 //
-// Proxy discovery (WPAD, system settings) is not part of this package.
+// [Discover] finds the proxy settings in effect, in the order browsers
+// use: environment, the desktop's or OS's settings (GNOME, KDE, macOS,
+// Windows), then WPAD (DHCP option 252, then DNS up to the organisation's
+// domain); [Watch] repeats it when the network changes.
 package pac

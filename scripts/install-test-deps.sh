@@ -28,6 +28,7 @@ PKGS=(
   git                                       # a real tool through `sesame run` (git clone over HTTP)
   python3-pacparser faketime                # independent PAC engine (SpiderMonkey) for the differential test, at fixed times
   python3-pip                               # a real tool through `sesame run` (pip download from a local index)
+  chromium                                  # headless browser through `sesame proxy`, and the status page rendered
 )
 
 me=install-test-deps.sh

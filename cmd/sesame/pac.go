@@ -64,7 +64,29 @@ func runPAC(e *env, args []string) error {
 		source, from = cfg.PAC, "configuration (pac)"
 	}
 	if source == "" {
-		return usagef("no PAC file: give --file or --url, or pac = ... in the configuration")
+		// Discovery, as browsers do it (WPAD only when asked: wpad = true).
+		cfg, _, err := loadProxyConfig(e, "", "")
+		if err != nil {
+			return err
+		}
+		opts := pac.DiscoverOptions{Getenv: e.getenv, NoWPAD: !cfg.WPAD}
+		if *verbose {
+			opts.Trace = func(line string) { fmt.Fprintf(e.stdout, "# %s\n", line) }
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		found, err := pac.Discover(ctx, opts)
+		cancel()
+		if err != nil {
+			return err
+		}
+		if len(found) == 0 || found[0].PACURL == "" {
+			what := "nothing"
+			if len(found) > 0 {
+				what = found[0].String()
+			}
+			return fmt.Errorf("no PAC file found by discovery (found %s): give --file or --url", what)
+		}
+		source, from = found[0].PACURL, found[0].Source
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	loader := newPACLoader(source, "fail", logger)

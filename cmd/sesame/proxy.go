@@ -22,6 +22,7 @@ import (
 	"github.com/sesame-auth/sesame/auth"
 	"github.com/sesame-auth/sesame/config"
 	"github.com/sesame-auth/sesame/ntlm"
+	"github.com/sesame-auth/sesame/pac"
 	"github.com/sesame-auth/sesame/proxy"
 )
 
@@ -128,12 +129,7 @@ func (p *proxyFlags) config(e *env) (*config.Config, []config.ImportNote, error)
 		cfg.Auth.Password, cfg.Auth.PasswordEnv, cfg.Auth.NTHash, cfg.Auth.NTLMv2Hash = "", p.secret.passwordEnv, p.secret.ntHash, *p.ntlmv2Hash
 	}
 	if len(cfg.Upstreams) == 0 && cfg.PAC == "" {
-		for _, v := range []string{"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"} {
-			if s := e.getenv(v); s != "" {
-				cfg.Upstreams = []string{s}
-				break
-			}
-		}
+		discoverRoute(e, cfg)
 	}
 	if len(cfg.NoProxy) == 0 {
 		cfg.NoProxy = []string{e.getenv("NO_PROXY") + "," + e.getenv("no_proxy")}
@@ -409,6 +405,39 @@ func authSummary(creds []auth.Credential) string {
 		parts = append(parts, c.Scheme()+" as "+c.Identity())
 	}
 	return strings.Join(parts, ", ")
+}
+
+// discoverRoute fills in the route when the configuration names none: the
+// environment first, then the desktop's or OS's proxy settings, then (only
+// with wpad = true) WPAD.
+func discoverRoute(e *env, cfg *config.Config) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	found, err := pac.Discover(ctx, pac.DiscoverOptions{Getenv: e.getenv, NoWPAD: !cfg.WPAD})
+	if err != nil || len(found) == 0 {
+		return
+	}
+	s := found[0]
+	switch {
+	case s.PACURL != "":
+		cfg.PAC = s.PACURL
+	default:
+		list := s.ProxiesFor("https")
+		if len(list) == 0 {
+			list = s.Proxies
+		}
+		for _, p := range list {
+			switch p.Type {
+			case pac.PROXY, pac.HTTP:
+				cfg.Upstreams = append(cfg.Upstreams, p.Host)
+			case pac.HTTPS:
+				cfg.Upstreams = append(cfg.Upstreams, "https://"+p.Host)
+			}
+		}
+	}
+	if s.NoProxy != "" && len(cfg.NoProxy) == 0 {
+		cfg.NoProxy = []string{s.NoProxy}
+	}
 }
 
 // loadProxyConfig reads the configuration file, or imports an

@@ -30,6 +30,11 @@
 //   - [StartCntlm]: cntlm 0.92.3, the incumbent local NTLM proxy, in the
 //     foreground, for side-by-side benchmarks (its compact NTLM messages
 //     need a squid with NTLMShim).
+//   - [ChromiumDumpDOM] and [ChromiumScreenshot]: headless Chromium with
+//     all background traffic stopped or sent to loopback, optionally
+//     through a proxy (loopback pages included).
+//   - [Isolate]: re-runs a test in a network and mount namespace of its
+//     own with a test-owned /etc/hosts (only loopback inside).
 //
 // Missing peers fail the test (via [Require]); they never skip it. A
 // skipped interop test looks like a passing one in CI, which is how interop

@@ -52,6 +52,7 @@ var debPackages = map[string]string{
 	"python3:pip":           "python3-pip",
 	"ip":                    "iproute2",
 	"mount":                 "mount",
+	chromiumBin:             "chromium",
 }
 
 // sbinDirs are searched after $PATH: Debian installs daemons (apache2) in
