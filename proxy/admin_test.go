@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -60,5 +61,31 @@ func TestAdmin(t *testing.T) {
 	}
 	if code, _ := get("/nope"); code != 404 {
 		t.Errorf("unknown path: %d", code)
+	}
+}
+
+// Gateway mode: only allow-listed networks (and loopback) are served; by
+// default only loopback is.
+func TestClientAllowList(t *testing.T) {
+	for _, tc := range []struct {
+		allowed []netip.Prefix
+		remote  string
+		want    int
+	}{
+		{nil, "10.1.2.3:5555", http.StatusForbidden},
+		{nil, "[2001:db8::1]:5555", http.StatusForbidden},
+		{[]netip.Prefix{netip.MustParsePrefix("192.168.0.0/16")}, "10.1.2.3:5555", http.StatusForbidden},
+		{[]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, "10.1.2.3:5555", http.StatusBadRequest}, // served: not absolute-form
+		{nil, "127.0.0.1:5555", http.StatusBadRequest},
+		{nil, "[::1]:5555", http.StatusBadRequest},
+	} {
+		srv := &Server{Transport: &auth.Transport{}, AllowedClients: tc.allowed}
+		req := httptest.NewRequest("GET", "/not-absolute", nil)
+		req.RemoteAddr = tc.remote
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		if rec.Code != tc.want {
+			t.Errorf("allowed %v, client %s: %d, want %d", tc.allowed, tc.remote, rec.Code, tc.want)
+		}
 	}
 }

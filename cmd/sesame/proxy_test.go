@@ -64,6 +64,12 @@ func startProxy(t *testing.T, bin string, env []string, args ...string) *proxyPr
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		// Whatever the test did, the log may never carry a secret.
+		defer func() {
+			if leaked := secretsIn(out.String()); leaked != "" {
+				t.Errorf("sesame proxy's log contains %s", leaked)
+			}
+		}()
 		cmd.Process.Signal(os.Interrupt)
 		done := make(chan struct{})
 		go func() { cmd.Wait(); close(done) }()
@@ -87,6 +93,25 @@ func startProxy(t *testing.T, bin string, env []string, args ...string) *proxyPr
 		time.Sleep(20 * time.Millisecond)
 	}
 	return &proxyProcess{URL: "http://" + addr, stderr: out, cmd: cmd}
+}
+
+// testSecrets are every password, hash and token prefix the tests use.
+var testSecrets = []string{
+	"AlicePass123", "BobPass456", "KrbPass-789", "874649a24f9823fa52d36adfabf89d8e", // alice's NT hash
+	"431d0a1ce0217bb22111069bf6954bdd", // alice's NTLMv2 hash
+	"TlRMTVNT",                         // base64 of "NTLMSS": any NTLM token
+	"YIIB", "YIIC", "oYIB",             // base64 starts of GSS/SPNEGO tokens
+}
+
+// secretsIn names the first test secret found in log, or "".
+func secretsIn(log string) string {
+	lower := strings.ToLower(log)
+	for _, s := range testSecrets {
+		if strings.Contains(lower, strings.ToLower(s)) {
+			return fmt.Sprintf("%q", s)
+		}
+	}
+	return ""
 }
 
 // curl runs curl through the proxy with an environment of its own (curl
@@ -459,5 +484,59 @@ func TestProxyCredentialAllowList(t *testing.T) {
 		if e.User != "" && e.User != "-" {
 			t.Errorf("the untrusted proxy got credentials: %+v", e)
 		}
+	}
+}
+
+// Every upstream down: without --direct-fallback the client gets a clear
+// 502 naming the failure; with it, the request goes DIRECT.
+func TestProxyAllUpstreamsDown(t *testing.T) {
+	bin := buildSesame(t)
+	origin := httptest.NewServer(http.HandlerFunc(whoOrigin))
+	defer origin.Close()
+	dead1 := fmt.Sprintf("127.0.0.1:%d", lab.FreePort(t))
+	dead2 := fmt.Sprintf("127.0.0.1:%d", lab.FreePort(t))
+	p := startProxy(t, bin, nil, "--upstream", dead1, "--upstream", dead2)
+	out, err := curl(t, "-x", p.URL, "-w", "\n%{http_code}", origin.URL+"/down")
+	if err != nil || !strings.HasSuffix(out, "\n502") || !strings.Contains(out, "connect") {
+		t.Fatalf("all down, no fallback: %v %q", err, out)
+	}
+	p = startProxy(t, bin, nil, "--upstream", dead1, "--upstream", dead2, "--direct-fallback")
+	out, err = curl(t, "-x", p.URL, origin.URL+"/fallback")
+	if err != nil || !strings.Contains(out, "path=/fallback") || !strings.Contains(out, "proxy_user=\n") {
+		t.Fatalf("all down, --direct-fallback: %v %q", err, out)
+	}
+}
+
+// `--import px.ini` runs with a px user's file; px keeps the password in
+// the OS keyring, so the secret comes from --password-env here.
+func TestProxyImportPxIni(t *testing.T) {
+	bin := buildSesame(t)
+	origin := httptest.NewServer(http.HandlerFunc(whoOrigin))
+	defer origin.Close()
+	sq := lab.StartSquid(t, lab.SquidOptions{Auth: "ntlm", Users: []lab.ProxyUser{{Domain: "CORP", User: "alice", Password: "AlicePass123"}}})
+	ini := filepath.Join(t.TempDir(), "px.ini")
+	err := os.WriteFile(ini, []byte(fmt.Sprintf(`[proxy]
+server = %s
+port = 3128
+listen = 127.0.0.1
+gateway = 0
+noproxy = localhost
+username = CORP\alice
+auth = NTLM
+
+[settings]
+workers = 2
+threads = 32
+`, sq.Addr)), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startProxy(t, bin, []string{"PW=AlicePass123"}, "--import", ini, "--password-env", "PW")
+	out, err := curl(t, "-x", p.URL, origin.URL+"/px")
+	if err != nil || !strings.Contains(out, `proxy_user=CORP\alice`) {
+		t.Fatalf("through the imported px.ini: %v %q\n%s", err, out, p.stderr.String())
+	}
+	if !strings.Contains(p.stderr.String(), "key=workers") {
+		t.Errorf("px's workers setting was not reported:\n%s", p.stderr.String())
 	}
 }
