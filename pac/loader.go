@@ -314,3 +314,28 @@ func latin1(raw []byte) []byte {
 	}
 	return b.Bytes()
 }
+
+// ProxyFunc returns a function for http.Transport.Proxy (and
+// auth.Transport.Proxy) that routes each request by the PAC file: its first
+// entry a plain HTTP client can use (PROXY, HTTP, HTTPS, or DIRECT). A script
+// that fails, or names only SOCKS proxies, fails the request. HTTPS URLs are
+// shown to the script as scheme://host/, as browsers do.
+func (l *Loader) ProxyFunc() func(*http.Request) (*url.URL, error) {
+	return func(r *http.Request) (*url.URL, error) {
+		result, err := l.FindProxyForURL(r.Context(), r.URL.String(), r.URL.Hostname())
+		if err != nil {
+			return nil, fmt.Errorf("pac: %w", err)
+		}
+		for _, p := range ParseResult(result) {
+			switch p.Type {
+			case DIRECT:
+				return nil, nil
+			case PROXY, HTTP:
+				return &url.URL{Scheme: "http", Host: p.Host}, nil
+			case HTTPS:
+				return &url.URL{Scheme: "https", Host: p.Host}, nil
+			}
+		}
+		return nil, fmt.Errorf("pac: %q names no proxy an HTTP client can use", result)
+	}
+}

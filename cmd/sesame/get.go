@@ -719,7 +719,7 @@ func (o *getOptions) proxyFunc(e *env) (func(*http.Request) (*url.URL, error), s
 		if o.proxy.set {
 			return nil, "", usagef("--pac and -x exclude each other")
 		}
-		return pacProxyFunc(newPACLoader(o.pac, "fail", nil)), "", nil
+		return newPACLoader(o.pac, "fail", nil).ProxyFunc(), "", nil
 	}
 	if o.proxy.set {
 		if o.proxy.v == "" {

@@ -125,30 +125,3 @@ func runPAC(e *env, args []string) error {
 	}
 	return nil
 }
-
-// pacProxyFunc chooses a request's proxy by PAC: the first entry a plain
-// client can use (PROXY, HTTP, HTTPS, or DIRECT). A script that fails, or
-// names only SOCKS, fails the request.
-func pacProxyFunc(l *pac.Loader) func(*http.Request) (*url.URL, error) {
-	return func(r *http.Request) (*url.URL, error) {
-		u := *r.URL
-		if u.Scheme == "https" {
-			u.Path, u.RawQuery = "/", "" // what a browser shows the script
-		}
-		result, err := l.FindProxyForURL(r.Context(), u.String(), u.Hostname())
-		if err != nil {
-			return nil, fmt.Errorf("PAC: %w", err)
-		}
-		for _, p := range pac.ParseResult(result) {
-			switch p.Type {
-			case pac.DIRECT:
-				return nil, nil
-			case pac.PROXY, pac.HTTP:
-				return &url.URL{Scheme: "http", Host: p.Host}, nil
-			case pac.HTTPS:
-				return &url.URL{Scheme: "https", Host: p.Host}, nil
-			}
-		}
-		return nil, fmt.Errorf("PAC answered %q: no usable proxy", result)
-	}
-}

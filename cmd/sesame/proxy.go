@@ -51,6 +51,7 @@ type proxyFlags struct {
 	noProxy, user, domain, workstation, ntlmv2Hash *string
 	schemes, logLevel, admin, pac                  *string
 	directFallback, ntlmToBasic                    *bool
+	discovered                                     bool // the route came from discovery
 	secret                                         secretFlags
 }
 
@@ -128,8 +129,10 @@ func (p *proxyFlags) config(e *env) (*config.Config, []config.ImportNote, error)
 		// A secret on the command line replaces the configured one.
 		cfg.Auth.Password, cfg.Auth.PasswordEnv, cfg.Auth.NTHash, cfg.Auth.NTLMv2Hash = "", p.secret.passwordEnv, p.secret.ntHash, *p.ntlmv2Hash
 	}
+	p.discovered = false
 	if len(cfg.Upstreams) == 0 && cfg.PAC == "" {
 		discoverRoute(e, cfg)
+		p.discovered = true
 	}
 	if len(cfg.NoProxy) == 0 {
 		cfg.NoProxy = []string{e.getenv("NO_PROXY") + "," + e.getenv("no_proxy")}
@@ -207,15 +210,30 @@ func runProxy(e *env, args []string) error {
 // for new requests. Listen addresses stay (they need a restart); the
 // upstream connections, authenticated already, are kept when the
 // credentials did not change.
+//
+// When the route came from discovery (nothing configured), a change of
+// network (pac.Watch) reloads too, so docking or a VPN coming up switches
+// to that network's proxy without a restart.
 func reloadOnHangup(ctx context.Context, e *env, pf *proxyFlags, sw *proxy.Switch, cfg *config.Config, logger *slog.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	var network <-chan []pac.Setting
+	if pf.discovered {
+		network = pac.Watch(ctx, pac.DiscoverOptions{Getenv: e.getenv, NoWPAD: !cfg.WPAD}, 0)
+		<-network // the first result is the one in force
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-hup:
+		case _, ok := <-network:
+			if !ok {
+				network = nil
+				continue
+			}
+			logger.Info("reload: the network's proxy settings changed")
 		}
 		next, notes, err := pf.config(e)
 		if err != nil {
