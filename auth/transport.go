@@ -203,6 +203,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		// An upgrade (WebSocket): as with net/http, the body is the
+		// connection itself, an io.ReadWriteCloser (here a net.Conn) for
+		// the new protocol.
+		resp.Body = conn.Tunnel()
+		return resp, nil
+	}
 	if resp.Body == http.NoBody {
 		t.pool.Put(conn)
 		return resp, nil

@@ -186,9 +186,10 @@ func (c *Conn) RoundTrip(ctx context.Context, req *http.Request, proxyForm bool)
 	if resp.Close || req.Close {
 		c.markBroken()
 	}
-	if req.Method == http.MethodConnect && resp.StatusCode/100 == 2 {
-		// The connection is now a tunnel: it belongs to the caller and
-		// never goes back to a pool.
+	if (req.Method == http.MethodConnect && resp.StatusCode/100 == 2) || resp.StatusCode == http.StatusSwitchingProtocols {
+		// The connection is now a tunnel (or speaks the protocol the
+		// request upgraded to): it belongs to the caller, who takes it
+		// with Tunnel, and never goes back to a pool.
 		stop()
 		c.markBroken()
 		c.mu.Lock()

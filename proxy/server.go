@@ -198,7 +198,14 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request) {
 	out := r.Clone(r.Context())
 	out.RequestURI = ""
 	out.Close = false
+	upgrade := upgradeProtocol(r.Header)
 	removeHopHeaders(out.Header)
+	if upgrade != "" {
+		// Upgrade and Connection are hop-by-hop, but a proxy passes an
+		// upgrade on (RFC 9110 7.8): WebSocket through a plain-HTTP proxy.
+		out.Header.Set("Connection", "Upgrade")
+		out.Header.Set("Upgrade", upgrade)
+	}
 	if r.ContentLength == 0 {
 		out.Body = nil
 	}
@@ -230,6 +237,10 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		s.switchProtocols(w, r, route, resp, start)
+		return
+	}
 	if resp.StatusCode == http.StatusProxyAuthRequired && s.FromClient != nil {
 		// The upstream refused the client's account: ask the client
 		// again, so its user can correct the password.
@@ -244,6 +255,50 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(resp.StatusCode)
 	n, copyErr := copyFlushing(w, resp.Body)
 	s.access(r, route, resp.StatusCode, n, start, copyErr)
+}
+
+// upgradeProtocol returns the protocol a request asks to upgrade to
+// (Connection: Upgrade plus Upgrade: websocket), or "".
+func upgradeProtocol(h http.Header) string {
+	for _, v := range h.Values("Connection") {
+		for _, f := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(f), "upgrade") {
+				return h.Get("Upgrade")
+			}
+		}
+	}
+	return ""
+}
+
+// switchProtocols completes an upgrade: the 101 goes to the client, and
+// from then on bytes are relayed both ways as in a tunnel.
+func (s *Server) switchProtocols(w http.ResponseWriter, r *http.Request, route *url.URL, resp *http.Response, start time.Time) {
+	upstream, ok := resp.Body.(net.Conn)
+	if !ok {
+		http.Error(w, "sesame: upstream switched protocols without a connection", http.StatusBadGateway)
+		return
+	}
+	client, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		upstream.Close()
+		s.access(r, route, http.StatusInternalServerError, 0, start, err)
+		return
+	}
+	// The 101 as received, with its Connection and Upgrade headers: they
+	// are what the client's side of the upgrade needs.
+	fmt.Fprintf(brw, "HTTP/1.1 101 %s\r\n", http.StatusText(http.StatusSwitchingProtocols))
+	resp.Header.Write(brw)
+	brw.WriteString("\r\n")
+	if err := brw.Flush(); err != nil {
+		client.Close()
+		upstream.Close()
+		return
+	}
+	s.stats.Tunnels.Add(1)
+	s.stats.ActiveTunnels.Add(1)
+	defer s.stats.ActiveTunnels.Add(-1)
+	n := s.relay(client, brw.Reader, upstream)
+	s.access(r, route, http.StatusSwitchingProtocols, n, start, nil)
 }
 
 // copyFlushing copies a response body, flushing after each read so that
