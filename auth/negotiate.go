@@ -33,10 +33,9 @@ import (
 // must not be handed to the caller as if it had (httpx-gssapi's
 // "sanitised" error responses).
 //
-// Opportunistic authentication (sending the token with the first request,
-// before any 401) is the Transport's job: once a peer has asked for
-// Negotiate, the Transport starts the handshake pre-emptively on each new
-// connection to it.
+// Opportunistic authentication: once a peer has asked for Negotiate, the
+// Transport starts the handshake pre-emptively on each new connection to
+// it; with Preemptive it does so from the very first request.
 type Negotiate struct {
 	// Kerberos holds the Kerberos credentials; nil for NTLM only.
 	Kerberos *kerberos.Client
@@ -66,6 +65,11 @@ type Negotiate struct {
 	// UseSPNEGO wraps a Kerberos-only handshake in SPNEGO. It is implied
 	// when NTLM is set.
 	UseSPNEGO bool
+	// Preemptive sends the token with the first request to a peer,
+	// before any 401 or 407, saving a round trip (httpx-gssapi's
+	// opportunistic_auth). Off by default: it gets a service ticket for
+	// every host asked, and hands a token to hosts that never asked.
+	Preemptive bool
 
 	handshakes, verified, mutualFailed, delegated atomic.Uint64
 }
@@ -110,6 +114,10 @@ func (n *Negotiate) Identity() string {
 	}
 	return strings.Join(ids, "+")
 }
+
+// Opportunistic reports whether the Transport may send the token before
+// a challenge (Preemptive).
+func (n *Negotiate) Opportunistic() bool { return n.Preemptive }
 
 // Start begins the handshake for one connection.
 func (n *Negotiate) Start(t *Target) (Handshake, error) {

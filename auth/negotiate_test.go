@@ -293,3 +293,28 @@ func TestNegotiateNTLMFallback(t *testing.T) {
 		t.Fatalf("%v %v %q\n%s", resp, err, body, l.apache.ErrorLog())
 	}
 }
+
+// Preemptive (opportunistic) Negotiate: the first request already carries
+// the token, so Apache answers 200 at once; without it, a 401 comes first.
+func TestNegotiatePreemptive(t *testing.T) {
+	l := startKrbLab(t)
+	c, err := kerberos.NewFromCCache("FILE:"+l.kdc.Kinit(t, "alice", alicePass), l.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		preemptive bool
+		path       string
+		want       int // requests Apache sees for one GET
+	}{{true, "/negotiate/?pre", 1}, {false, "/negotiate/?challenged", 2}} {
+		tr := &auth.Transport{Proxy: noProxy, Credentials: []auth.Credential{&auth.Negotiate{Kerberos: c, Preemptive: tc.preemptive}}}
+		resp, body, err := get(t, tr, l.apache.URL+tc.path)
+		if err != nil || resp.StatusCode != 200 || !strings.Contains(body, "user=alice@CORP.TEST") {
+			t.Fatalf("preemptive=%v: %v %v %q", tc.preemptive, resp, err, body)
+		}
+		if n := l.requests(t, tc.path, tc.want); n != tc.want {
+			t.Errorf("preemptive=%v: Apache saw %d requests, want %d", tc.preemptive, n, tc.want)
+		}
+		tr.CloseIdleConnections()
+	}
+}

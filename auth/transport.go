@@ -461,9 +461,19 @@ func (ex *exchange) restartBound() {
 // every request, NTLM and Negotiate on connections not yet authenticated.
 func (ex *exchange) preempt(conn *httpconn.Conn) {
 	t := ex.t
-	try := func(peer string, target *Target, slot **leg) {
+	try := func(peer string, target *Target, slot **leg, creds []Credential) {
 		t.mu.Lock()
 		k := t.known[peer]
+		if k == nil && !conn.Authenticated {
+			// A peer not met yet: a credential that asks to be
+			// opportunistic goes first, without waiting for a 401.
+			for _, c := range creds {
+				if o, ok := c.(opportunist); ok && o.Opportunistic() && !t.failed[failKey(peer, c)] {
+					k = &knownAuth{cred: c}
+					break
+				}
+			}
+		}
 		t.mu.Unlock()
 		if k == nil || *slot != nil || (ConnectionBound(k.cred.Scheme()) && conn.Authenticated) {
 			// A leg in progress (a Digest answer already counted) is
@@ -487,12 +497,16 @@ func (ex *exchange) preempt(conn *httpconn.Conn) {
 		}
 	}
 	if ex.proxyURL != nil && ex.toProxy() && len(t.ProxyCredentials) > 0 {
-		try(ex.proxyPeer(), ex.target(conn, true), &ex.proxy)
+		try(ex.proxyPeer(), ex.target(conn, true), &ex.proxy, t.ProxyCredentials)
 	}
 	if !ex.connect && len(t.Credentials) > 0 && ex.req.Header.Get("Authorization") == "" {
-		try(ex.originPeer(), ex.target(conn, false), &ex.origin)
+		try(ex.originPeer(), ex.target(conn, false), &ex.origin, t.Credentials)
 	}
 }
+
+// opportunist is a Credential that may be sent before any challenge (see
+// Negotiate.Opportunistic).
+type opportunist interface{ Opportunistic() bool }
 
 // target describes the peer of one side for a handshake.
 func (ex *exchange) target(conn *httpconn.Conn, proxy bool) *Target {
