@@ -88,7 +88,7 @@ func (a *Admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (a *Admin) pac(w http.ResponseWriter) {
 	addr := "127.0.0.1:3128"
 	if len(a.ProxyAddrs) > 0 {
-		addr = clientAddr(a.ProxyAddrs[0])
+		addr = ClientAddr(a.ProxyAddrs[0])
 	}
 	w.Header().Set("Content-Type", "application/x-ns-proxy-autoconfig")
 	fmt.Fprintf(w, `function FindProxyForURL(url, host) {
@@ -99,7 +99,9 @@ func (a *Admin) pac(w http.ResponseWriter) {
 `, addr)
 }
 
-func clientAddr(listen string) string {
+// ClientAddr turns a listen address into one a local client can dial: an
+// unspecified address (0.0.0.0, ::) means loopback.
+func ClientAddr(listen string) string {
 	host, port, err := net.SplitHostPort(listen)
 	if err != nil {
 		return listen

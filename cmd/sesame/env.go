@@ -2,8 +2,9 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"strings"
+
+	"github.com/sesame-auth/sesame/proxy"
 )
 
 const envUsage = `sesame env [--proxy URL] [--shell sh|fish|powershell|cmd]
@@ -30,7 +31,7 @@ func runEnv(e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		u = "http://" + clientAddr(cfg.Listen[0])
+		u = "http://" + proxy.ClientAddr(cfg.Listen[0])
 	}
 	for _, kv := range proxyEnv(u) {
 		k, v, _ := strings.Cut(kv, "=")
@@ -59,19 +60,6 @@ func proxyEnv(u string) []string {
 		"HTTP_PROXY=" + u, "HTTPS_PROXY=" + u, "http_proxy=" + u, "https_proxy=" + u,
 		"NO_PROXY=" + noProxy, "no_proxy=" + noProxy,
 	}
-}
-
-// clientAddr turns a listen address into one a client can dial: an
-// unspecified address (0.0.0.0, ::) means loopback for local clients.
-func clientAddr(listen string) string {
-	host, port, err := net.SplitHostPort(listen)
-	if err != nil {
-		return listen
-	}
-	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-		host = "127.0.0.1"
-	}
-	return net.JoinHostPort(host, port)
 }
 
 func shellQuote(s string) string {

@@ -54,7 +54,7 @@ func runRun(e *env, args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	addr := clientAddr(cfg.Listen[0])
+	addr := proxy.ClientAddr(cfg.Listen[0])
 	if c, err := net.DialTimeout("tcp", addr, 500*time.Millisecond); err == nil {
 		c.Close()
 	} else {
