@@ -6,9 +6,11 @@ import (
 	"time"
 )
 
-// Defaults of a Pool.
+// Defaults of a Pool. Idle connections are kept generously: for NTLM and
+// Negotiate each one is an authenticated connection, and one closed for
+// want of room costs a handshake when the next burst of clients comes.
 const (
-	DefaultMaxIdlePerKey = 16
+	DefaultMaxIdlePerKey = 64
 	DefaultIdleTimeout   = 90 * time.Second
 )
 

@@ -98,8 +98,9 @@ func BenchmarkProxies(b *testing.B) {
 // BenchmarkProxiesLarge is BenchmarkProxies (same routes, client and
 // metrics) for 100 MiB downloads; one operation is one download, and b.N
 // of them run at once (at most SESAME_BENCH_WORKERS). scripts/bench-proxy
-// runs it with a fixed count (-benchtime 8x): a duration would give each
-// route a different concurrency. Sub-benchmarks:
+// runs it with a fixed count, by default one download per worker
+// (-benchtime 50x): with a duration, each route would get a b.N, and so a
+// concurrency, of its own. Sub-benchmarks:
 //
 //	ROUTE/100m          plain-HTTP GET of 100 MiB, keep-alive as above
 //	ROUTE/connect-100m  the same body from an HTTPS origin: through the
