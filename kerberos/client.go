@@ -7,7 +7,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/jcmturner/gofork/encoding/asn1"
@@ -258,11 +257,7 @@ func statCCache(path string) (ccStamp, error) {
 	if err != nil {
 		return ccStamp{}, err
 	}
-	st := ccStamp{mtime: fi.ModTime(), size: fi.Size()}
-	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
-		st.ino = uint64(sys.Ino)
-	}
-	return st, nil
+	return ccStamp{mtime: fi.ModTime(), size: fi.Size(), ino: inode(fi)}, nil
 }
 
 func (c *Client) loadCCacheLocked(st ccStamp) error {
