@@ -29,6 +29,8 @@ PKGS=(
   python3-pacparser faketime                # independent PAC engine (SpiderMonkey) for the differential test, at fixed times
   python3-pip                               # a real tool through `sesame run` (pip download from a local index)
   chromium                                  # headless browser through `sesame proxy`, and the status page rendered
+  dbus-daemon gnome-keyring libsecret-tools # a real Secret Service on a private bus for `sesame login`; secret-tool as a second client
+  wine64                                    # Wine 8 (StartWine): sesame.exe as a real Windows service under Wine's service manager
 )
 
 me=install-test-deps.sh

@@ -4,8 +4,15 @@
 //
 // Usage:
 //
-//	sesame token negotiate|authenticate|decode [flags]   make and inspect NTLM tokens
-//	sesame hash --user 'DOMAIN\user'                     NT and NTLMv2 hashes of a password
+//	sesame proxy [flags]                 the local authenticating proxy (127.0.0.1:3128)
+//	sesame get URL [flags]               fetch a URL like curl, answering challenges
+//	sesame doctor [flags]                diagnose the upstream proxy and the credentials
+//	sesame pac [--file F | --url U] URL  evaluate a PAC file as a browser would
+//	sesame env | sesame run -- CMD       point tools at the proxy
+//	sesame login --user 'DOMAIN\user'    store the password in the OS keyring
+//	sesame service install|...           run the proxy as a Windows service
+//	sesame token negotiate|authenticate|decode   make and inspect NTLM tokens
+//	sesame hash --user 'DOMAIN\user'     NT and NTLMv2 hashes of a password
 //
 // Run "sesame COMMAND -h" for a command's flags. Exit status: 0 success,
 // 1 failure, 2 wrong usage.
@@ -41,14 +48,16 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"token":  {"make and decode NTLM tokens (negotiate, authenticate, decode)", runToken},
-	"hash":   {"print the NT and NTLMv2 hashes of a password, for a config file", runHash},
-	"get":    {"fetch a URL like curl, answering NTLM/Negotiate/Digest/Basic challenges", runGet},
-	"proxy":  {"run the local authenticating proxy (default 127.0.0.1:3128)", runProxy},
-	"env":    {"print shell exports that point HTTP(S)_PROXY at sesame", runEnv},
-	"run":    {"run a command with HTTP(S)_PROXY pointing at sesame (starting one if none runs)", runRun},
-	"pac":    {"evaluate a PAC file for URLs, as a browser would", runPAC},
-	"doctor": {"diagnose the upstream proxy: schemes offered, credentials tried once, suggested config", runDoctor},
+	"token":   {"make and decode NTLM tokens (negotiate, authenticate, decode)", runToken},
+	"hash":    {"print the NT and NTLMv2 hashes of a password, for a config file", runHash},
+	"get":     {"fetch a URL like curl, answering NTLM/Negotiate/Digest/Basic challenges", runGet},
+	"proxy":   {"run the local authenticating proxy (default 127.0.0.1:3128)", runProxy},
+	"env":     {"print shell exports that point HTTP(S)_PROXY at sesame", runEnv},
+	"run":     {"run a command with HTTP(S)_PROXY pointing at sesame (starting one if none runs)", runRun},
+	"pac":     {"evaluate a PAC file for URLs, as a browser would", runPAC},
+	"doctor":  {"diagnose the upstream proxy: schemes offered, credentials tried once, suggested config", runDoctor},
+	"login":   {"store an upstream account's password in the OS keyring (--check, --delete)", runLogin},
+	"service": {"install and control the proxy as a Windows service (Windows only)", runService},
 }
 
 // usageError marks errors caused by how sesame was called (exit status 2).

@@ -182,7 +182,8 @@ func runProxy(e *env, args []string) error {
 	}
 	sw := &proxy.Switch{}
 	sw.Store(srv)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// serviceContext: as a Windows service, the SCM's Stop cancels it.
+	ctx, stop := signal.NotifyContext(serviceContext(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	lns, err := listenAll(cfg.Listen)
 	if err != nil {
@@ -521,7 +522,8 @@ func fileExists(p string) bool {
 // proxyCredentials builds the credentials for an upstream proxy. A
 // password serves every scheme; an NT hash only NTLM; an NTLMv2 hash only
 // NTLMv2 for exactly that user and domain. With no secret configured the
-// password is asked for on the terminal (or read from --password-stdin).
+// password is read from --password-stdin, else taken from the OS keyring
+// (`sesame login`), else asked for on the terminal.
 func proxyCredentials(e *env, secret *secretFlags, a *config.Auth) ([]auth.Credential, error) {
 	want := map[string]bool{}
 	explicitNegotiate := false
@@ -568,12 +570,32 @@ func proxyCredentials(e *env, secret *secretFlags, a *config.Auth) ([]auth.Crede
 		}
 	case a.Password != "":
 		password = a.Password
-	case secret.passwordStdin || e.stdinTerminal:
+	case secret.passwordStdin:
 		if password, err = readPassword(e, "Password for "+user+": "); err != nil {
 			return nil, err
 		}
 	default:
-		return nil, usagef("no secret for %s: give --password-stdin, --password-env VAR, --nt-hash or --ntlmv2-hash (or auth.* in the config)", user)
+		// Nothing configured: what `sesame login` stored in the OS
+		// keyring, else a prompt. A keyring that cannot be asked (no
+		// Secret Service on a headless box) is normal, not an error.
+		account := qualifiedUser(user, domain)
+		var kerr error
+		if password, kerr = keyringPassword(e, account); kerr == nil {
+			break
+		}
+		if e.stdinTerminal {
+			// Say why only when a keyring is there and failed (locked,
+			// prompt dismissed): without one, asking is the old normal.
+			if !keyringNotFound(kerr) && !keyringUnavailable(kerr) {
+				fmt.Fprintf(e.stderr, "sesame: %v\n", kerr)
+			}
+			if password, err = readPassword(e, "Password for "+user+": "); err != nil {
+				return nil, err
+			}
+			break
+		}
+		return nil, usagef("no secret for %s (%s); store one with `sesame login --user %s`, or give --password-stdin, --password-env VAR, --nt-hash or --ntlmv2-hash (or auth.* in the config)",
+			user, keyringMiss(kerr), shellQuote(account))
 	}
 	nc.Password = password
 	var creds []auth.Credential

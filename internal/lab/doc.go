@@ -33,6 +33,11 @@
 //   - [ChromiumDumpDOM] and [ChromiumScreenshot]: headless Chromium with
 //     all background traffic stopped or sent to loopback, optionally
 //     through a proxy (loopback pages included).
+//   - [StartSessionBus] and [StartSecretService]: a private D-Bus session
+//     bus and gnome-keyring's Secret Service with an unlocked keyring in
+//     the test's own HOME.
+//   - [StartWine]: a private Wine prefix (with the bcryptprimitives.dll
+//     shim Go needs) to run GOOS=windows binaries, services included.
 //   - [Isolate]: re-runs a test in a network and mount namespace of its
 //     own with a test-owned /etc/hosts (only loopback inside).
 //
