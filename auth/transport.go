@@ -408,6 +408,7 @@ func (ex *exchange) run(ctx context.Context) (*http.Response, *httpconn.Conn, er
 				conn.Close()
 				return nil, nil, err
 			}
+			ex.report(conn)
 			return resp, conn, nil
 		}
 		io.Copy(io.Discard, io.LimitReader(resp.Body, maxDiscard))
@@ -780,6 +781,31 @@ func (ex *exchange) succeed(conn *httpconn.Conn, resp *http.Response) error {
 		}
 	}
 	return nil
+}
+
+// report fills in the caller's Report, if the request's context has one.
+func (ex *exchange) report(conn *httpconn.Conn) {
+	r := ReportFrom(ex.req.Context())
+	if r == nil {
+		return
+	}
+	// The connection's own scheme counts for the side it authenticated:
+	// the proxy for a proxy connection, the origin otherwise.
+	connSide := &r.OriginScheme
+	if ex.toProxy() {
+		connSide = &r.ProxyScheme
+	}
+	if conn.Authenticated {
+		*connSide = conn.Scheme
+	}
+	if ex.proxy != nil {
+		r.ProxyScheme = ex.proxy.cred.Scheme()
+		r.Handshake = r.Handshake || ConnectionBound(r.ProxyScheme)
+	}
+	if ex.origin != nil {
+		r.OriginScheme = ex.origin.cred.Scheme()
+		r.Handshake = r.Handshake || ConnectionBound(r.OriginScheme)
+	}
 }
 
 // remember records the scheme a peer asked for, so later requests start

@@ -151,6 +151,8 @@ func (s *Server) allowed(remote string) bool {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.init()
 	s.stats.Requests.Add(1)
+	// The Transport reports how it authenticated, for the access log.
+	r = r.WithContext(auth.WithReport(r.Context(), &auth.Report{}))
 	if !s.allowed(r.RemoteAddr) {
 		s.logger().Warn("proxy: client not allowed", "client", r.RemoteAddr)
 		http.Error(w, "sesame: your address is not allowed to use this proxy", http.StatusForbidden)
@@ -394,8 +396,15 @@ func (s *Server) access(r *http.Request, route *url.URL, status int, bytes int64
 	if r.Method != http.MethodConnect {
 		target = r.URL.Redacted()
 	}
-	attrs := []any{"client", r.RemoteAddr, "method", r.Method, "url", target, "upstream", via,
-		"status", status, "bytes", bytes, "duration", time.Since(start).Round(time.Microsecond)}
+	scheme, handshake := "none", false
+	if rep := auth.ReportFrom(r.Context()); rep != nil {
+		if rep.ProxyScheme != "" {
+			scheme = rep.ProxyScheme
+		}
+		handshake = rep.Handshake
+	}
+	attrs := []any{"client", r.RemoteAddr, "method", r.Method, "url", target, "upstream", via, "auth", scheme,
+		"handshake", handshake, "status", status, "bytes", bytes, "duration", time.Since(start).Round(time.Microsecond)}
 	if err != nil {
 		attrs = append(attrs, "err", err.Error())
 		s.recent.add(RecentError{Time: time.Now(), Method: r.Method, Target: target, Upstream: via, Err: err.Error()})

@@ -225,21 +225,28 @@ func TestProxyAccessLog(t *testing.T) {
 	defer origin.Close()
 	sq := lab.StartSquid(t, lab.SquidOptions{Auth: "ntlm", Users: []lab.ProxyUser{{Domain: "CORP", User: "alice", Password: "AlicePass123"}}})
 	p := startProxy(t, bin, []string{"PW=AlicePass123"}, "--upstream", sq.Addr, "--user", `CORP\alice`, "--password-env", "PW")
-	if _, err := curl(t, "-x", p.URL, origin.URL+"/logged"); err != nil {
-		t.Fatal(err)
+	for _, path := range []string{"/logged", "/logged-again"} {
+		if _, err := curl(t, "-x", p.URL, origin.URL+path); err != nil {
+			t.Fatal(err)
+		}
 	}
 	time.Sleep(100 * time.Millisecond)
 	log := p.stderr.String()
-	sc := bufio.NewScanner(strings.NewReader(log))
-	found := false
-	for sc.Scan() {
-		l := sc.Text()
-		if strings.Contains(l, "msg=access") && strings.Contains(l, "/logged") && strings.Contains(l, "status=200") && strings.Contains(l, "upstream="+sq.Addr) {
-			found = true
+	// The first request's upstream connection did the NTLM handshake; the
+	// second reused it, authenticated.
+	for path, want := range map[string]string{"/logged ": "auth=NTLM handshake=true", "/logged-again ": "auth=NTLM handshake=false"} {
+		sc := bufio.NewScanner(strings.NewReader(log))
+		found := false
+		for sc.Scan() {
+			l := sc.Text() + " "
+			if strings.Contains(l, "msg=access") && strings.Contains(l, path) && strings.Contains(l, "status=200") &&
+				strings.Contains(l, "upstream="+sq.Addr) && strings.Contains(l, want) {
+				found = true
+			}
 		}
-	}
-	if !found {
-		t.Errorf("no access line for /logged:\n%s", log)
+		if !found {
+			t.Errorf("no access line for %s with %s:\n%s", path, want, log)
+		}
 	}
 	for _, secret := range []string{"AlicePass123", "TlRMTVNT", "874649a24f9823fa52d36adfabf89d8e"} {
 		if strings.Contains(strings.ToLower(log), strings.ToLower(secret)) {
