@@ -40,7 +40,13 @@ exit 0`
 // gone. The watchdog runs in a process group of its own, outside the
 // peer's (it must survive killing that) and outside go test's (Ctrl-C).
 func startWatchdog(pgid int) (dismiss func(), err error) {
-	cmd := exec.Command("/bin/sh", "-c", watchdogScript, "lab-watchdog", strconv.Itoa(pgid))
+	return runWatchdog(exec.Command("/bin/sh", "-c", watchdogScript, "lab-watchdog", strconv.Itoa(pgid)))
+}
+
+// runWatchdog starts a watchdog script that acts when its stdin reaches
+// EOF, in a process group of its own, and returns the function that
+// dismisses it after a clean stop.
+func runWatchdog(cmd *exec.Cmd) (dismiss func(), err error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	// The write end stays in this process only (Go opens it close-on-exec),
 	// so its closing means exactly "the test process is gone".
@@ -52,8 +58,8 @@ func startWatchdog(pgid int) (dismiss func(), err error) {
 		return nil, err
 	}
 	return func() {
-		// Kill rather than close the pipe first: the group is already
-		// gone, and a kill of a stale group id is best never sent.
+		// Kill rather than close the pipe first: what it guards is
+		// already gone, and a kill of a stale id is best never sent.
 		_ = cmd.Process.Kill()
 		_ = w.Close()
 		_ = cmd.Wait()

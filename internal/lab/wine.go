@@ -246,19 +246,7 @@ func startWineWatchdog(prefix string) (dismiss func(), err error) {
 	cmd := exec.Command("/bin/sh", "-c", wineWatchdogScript, "lab-wine-watchdog", prefix)
 	// Not the fixture's environment: the watchdog must not match itself.
 	cmd.Env = []string{"PATH=/usr/bin:/bin"}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	wr, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	return func() {
-		_ = cmd.Process.Kill()
-		_ = wr.Close()
-		_ = cmd.Wait()
-	}, nil
+	return runWatchdog(cmd)
 }
 
 // killWithEnv sends SIGKILL to every process whose environment holds kv.
