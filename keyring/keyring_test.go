@@ -137,7 +137,8 @@ func TestBusWithoutSecretService(t *testing.T) {
 	if !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("Get on a bare bus: %v, want ErrUnavailable", err)
 	}
-	if d := time.Since(begin); d > 5*time.Second {
+	// A hang detector, not a speed test: generous for a loaded machine.
+	if d := time.Since(begin); d > 30*time.Second {
 		t.Errorf("Get on a bare bus took %v", d)
 	}
 	if err := Set(testService, "nobody", "Unused-4"); !errors.Is(err, ErrUnavailable) || strings.Contains(err.Error(), "Unused-4") {
@@ -168,7 +169,9 @@ func TestStuckSecretServiceTimesOut(t *testing.T) {
 	if !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("Get from a stopped daemon: %v, want ErrUnavailable", err)
 	}
-	if d := time.Since(begin); d > 3*time.Second {
+	// The frozen daemon never answers: without the timeout this would
+	// hang for good. The bound is loose on purpose (a loaded machine).
+	if d := time.Since(begin); d > 30*time.Second {
 		t.Errorf("Get took %v with a timeout of %v", d, timeout)
 	}
 }

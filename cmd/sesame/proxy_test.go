@@ -390,6 +390,7 @@ func TestProxyReloadOnSIGHUP(t *testing.T) {
 		}
 		return false
 	}
+	second.WaitAccessEntry(t, func(e lab.SquidAccess) bool { return strings.HasSuffix(e.URL, "/after") })
 	if sawAfter(first) || !sawAfter(second) {
 		t.Fatalf("after reload the request went to the old upstream\nfirst:\n%s\nsecond:\n%s", first.AccessLog(), second.AccessLog())
 	}

@@ -114,7 +114,9 @@ func TestWindowsServiceUnderWine(t *testing.T) {
 	}
 	// Stop cancels the proxy's context: the service is gone in moments,
 	// not after the SCM's wait hint (15 s) ran out.
-	if d := time.Since(begin); d > 5*time.Second {
+	// The service waits 15 s for a proxy that ignores Stop: well under
+	// that means Stop cancelled it (about 0.2 s here; loose for load).
+	if d := time.Since(begin); d > 12*time.Second {
 		t.Errorf("service stop took %v: the proxy did not shut down when asked", d)
 	}
 	t.Logf("service stopped in %v", time.Since(begin).Round(time.Millisecond))

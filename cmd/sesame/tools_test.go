@@ -77,6 +77,13 @@ func (l *originLog) check(t *testing.T, want ...string) int {
 // path in want, for which the log's user is CORP\alice.
 func checkSquidLog(t *testing.T, sq *lab.Squid, want ...string) {
 	t.Helper()
+	// squid logs a request once its response is sent: wait for the last.
+	for _, p := range want {
+		sq.WaitAccessEntry(t, func(e lab.SquidAccess) bool {
+			u, err := url.Parse(e.URL)
+			return err == nil && u.Path == p && e.Status == http.StatusOK
+		})
+	}
 	passed := map[string]bool{}
 	for _, e := range sq.AccessEntries() {
 		if e.Status != http.StatusOK {
