@@ -299,8 +299,14 @@ func TestSquidNTLMStrict(t *testing.T) {
 	if code, body := curl(t, nil, "-x", s.URL, "--proxy-ntlm", "-U", `CORP\alice:AlicePass123`, plain.URL+"/curl"); code != 407 {
 		t.Fatalf("curl's compact NTLM through the strict helper: %d %q, want 407", code, body)
 	}
-	if log := s.CacheLog(); !strings.Contains(log, "Failed to decode data") {
-		t.Errorf("logs do not say why curl was rejected (want \"Failed to decode data\"):\n%s", log)
+	// The helper writes its reason to cache.log on its own time: wait.
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(s.CacheLog(), "Failed to decode data") {
+		if time.Now().After(deadline) {
+			t.Errorf("logs do not say why curl was rejected (want \"Failed to decode data\"):\n%s", s.CacheLog())
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
