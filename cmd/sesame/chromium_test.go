@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sesame-auth/sesame/internal/lab"
 )
@@ -89,9 +90,15 @@ func TestChromiumThroughSesameProxy(t *testing.T) {
 		return e.Method == "CONNECT" && e.URL == tlsHost && e.Status == 200 && e.User == `CORP\alice`
 	})
 	// And they went through sesame, which logs one access line each.
+	// (A tunnel's line is written when it closes: wait a little for it.)
 	for _, want := range []string{"method=GET url=" + origin.URL + "/browser ", "method=CONNECT url=" + tlsHost + " "} {
-		if !strings.Contains(p.stderr.String(), want) {
-			t.Errorf("sesame's log has no access line with %q:\n%s", want, p.stderr.String())
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(p.stderr.String(), want) {
+			if time.Now().After(deadline) {
+				t.Errorf("sesame's log has no access line with %q:\n%s", want, p.stderr.String())
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 	}
 	if strings.Contains(p.stderr.String(), "AlicePass123") {
