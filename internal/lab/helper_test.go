@@ -3,6 +3,7 @@ package lab
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -60,4 +61,27 @@ func removeHelperTempDir(dir, testName string) {
 		strings.HasPrefix(filepath.Base(parent), testName) {
 		os.RemoveAll(parent)
 	}
+}
+
+// listeningSockets returns the local addresses (ss's fifth column) of the
+// sockets that process pid listens on, and ss's whole output for messages.
+func listeningSockets(t *testing.T, pid int) (addrs []string, out string) {
+	t.Helper()
+	Require(t, "ss")
+	b, err := exec.Command("ss", "-Hlntup").Output()
+	if err != nil {
+		t.Fatalf("ss: %v", err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if !strings.Contains(l, fmt.Sprintf("pid=%d,", pid)) {
+			continue
+		}
+		f := strings.Fields(l)
+		if len(f) < 5 {
+			addrs = append(addrs, l) // unparseable: let the caller reject it
+			continue
+		}
+		addrs = append(addrs, f[4])
+	}
+	return addrs, string(b)
 }

@@ -2,7 +2,6 @@ package lab
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -54,23 +53,14 @@ func TestKDC(t *testing.T) {
 	}
 
 	t.Run("loopback only", func(t *testing.T) {
-		Require(t, "ss")
-		out, err := exec.Command("ss", "-Hlntup").Output()
-		if err != nil {
-			t.Fatalf("ss: %v", err)
-		}
-		n := 0
-		for _, l := range strings.Split(string(out), "\n") {
-			if !strings.Contains(l, fmt.Sprintf("pid=%d,", k.proc.pgid())) {
-				continue
-			}
-			n++
-			if f := strings.Fields(l); len(f) < 5 || f[4] != k.Addr {
-				t.Errorf("krb5kdc listens beyond %s: %s", k.Addr, l)
+		addrs, out := listeningSockets(t, k.proc.pgid())
+		for _, a := range addrs {
+			if a != k.Addr {
+				t.Errorf("krb5kdc listens beyond %s: %s", k.Addr, a)
 			}
 		}
-		if n != 2 {
-			t.Fatalf("want 2 sockets (udp+tcp) of krb5kdc pid %d, found %d in:\n%s", k.proc.pgid(), n, out)
+		if len(addrs) != 2 {
+			t.Fatalf("want 2 sockets (udp+tcp) of krb5kdc pid %d, found %d in:\n%s", k.proc.pgid(), len(addrs), out)
 		}
 	})
 

@@ -344,22 +344,13 @@ func TestSquidAccessControl(t *testing.T) {
 	}
 
 	t.Run("loopback only", func(t *testing.T) {
-		Require(t, "ss")
-		out, err := exec.Command("ss", "-Hlntup").Output()
-		if err != nil {
-			t.Fatalf("ss: %v", err)
-		}
-		n := 0
-		for _, l := range strings.Split(string(out), "\n") {
-			if !strings.Contains(l, fmt.Sprintf("pid=%d,", s.proc.pgid())) {
-				continue
-			}
-			n++
-			if f := strings.Fields(l); len(f) < 5 || !strings.HasPrefix(f[4], "127.0.0.1:") {
-				t.Errorf("squid has a socket beyond loopback: %s", l)
+		addrs, out := listeningSockets(t, s.proc.pgid())
+		for _, a := range addrs {
+			if !strings.HasPrefix(a, "127.0.0.1:") {
+				t.Errorf("squid has a socket beyond loopback: %s", a)
 			}
 		}
-		if n == 0 {
+		if len(addrs) == 0 {
 			t.Fatalf("no socket of squid pid %d in:\n%s", s.proc.pgid(), out)
 		}
 	})
