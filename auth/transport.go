@@ -84,6 +84,11 @@ type Transport struct {
 	// Logger receives one debug record per handshake leg (scheme, peer,
 	// status; never a token or secret). nil means slog.Default().
 	Logger *slog.Logger
+	// OnReject, if set, is called once each time a peer refuses a
+	// credential (it is then not offered to that peer again until
+	// ResetRejections), so that a caller can make a refused password
+	// loud: a log line, a counter, a status page. It must not block.
+	OnReject func(Rejection)
 
 	once       sync.Once
 	pool       *httpconn.Pool
@@ -824,11 +829,28 @@ func failKey(peer string, c Credential) string { return peer + "|" + c.Scheme() 
 // account out through repeated attempts.
 func (t *Transport) reject(peer string, c Credential) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.failed[failKey(peer, c)] = true
+	k := failKey(peer, c)
+	first := !t.failed[k]
+	t.failed[k] = true
 	if k := t.known[peer]; k != nil && k.cred == c {
 		delete(t.known, peer)
 	}
+	t.mu.Unlock()
+	if first && t.OnReject != nil {
+		kind, addr, _ := strings.Cut(peer, " ")
+		t.OnReject(Rejection{Peer: addr, Proxy: kind == "proxy", Scheme: c.Scheme(), Identity: c.Identity()})
+	}
+}
+
+// Rejection describes a credential that a peer refused.
+type Rejection struct {
+	// Peer is the host:port of the proxy or origin that refused.
+	Peer string
+	// Proxy is set when the peer is a proxy (a 407), not an origin.
+	Proxy bool
+	// Scheme and Identity name the refused credential, as its methods
+	// do; never a secret.
+	Scheme, Identity string
 }
 
 // ResetRejections forgets which credentials peers rejected, for example
