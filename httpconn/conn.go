@@ -33,6 +33,12 @@ var ErrBusy = errors.New("httpconn: connection busy with an earlier response")
 // ErrClosed reports use of a Conn that was closed or broken.
 var ErrClosed = errors.New("httpconn: connection closed")
 
+// ErrNothingReceived is wrapped into a RoundTrip error when not one byte
+// of a response arrived before the connection failed: the peer may then
+// have closed an idle connection without seeing the request, which is
+// the one case where sending an idempotent request again is safe.
+var ErrNothingReceived = errors.New("httpconn: no response received")
+
 // Conn is one client connection speaking HTTP/1.1 with keep-alive. It
 // serves one request at a time; the response body must be read to EOF or
 // closed before the next request. It is safe to pass between goroutines
@@ -63,6 +69,7 @@ type Conn struct {
 	closed       bool
 	lastUsed     time.Time
 	requests     int
+	received     bool // a byte of the current response has arrived
 }
 
 // NewConn wraps an established connection (TCP, or TLS over TCP, or a
@@ -165,6 +172,7 @@ func (c *Conn) RoundTrip(ctx context.Context, req *http.Request, proxyForm bool)
 	}
 	c.busy = true
 	c.bodyWithheld = false
+	c.received = false
 	c.requests++
 	c.mu.Unlock()
 
@@ -173,6 +181,9 @@ func (c *Conn) RoundTrip(ctx context.Context, req *http.Request, proxyForm bool)
 	if err != nil {
 		stop()
 		c.fail()
+		if !c.received {
+			err = fmt.Errorf("%w (%w)", err, ErrNothingReceived)
+		}
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("httpconn: %s %s: %w", req.Method, req.URL.Redacted(), ctx.Err())
 		}
@@ -374,8 +385,12 @@ func (g *gatedBody) Close() error {
 // The limit applies to bytes pulled from the network while the head is
 // parsed; the body is unbounded (it streams).
 func (c *Conn) readResponse(req *http.Request) (*http.Response, error) {
+	buffered := c.br.Buffered()
 	c.lr.N = MaxResponseHeaderBytes
 	resp, err := http.ReadResponse(c.br, req)
+	if buffered > 0 || c.lr.N < MaxResponseHeaderBytes {
+		c.received = true
+	}
 	exhausted := c.lr.N == 0
 	c.lr.N = math.MaxInt64
 	if err != nil && exhausted {
