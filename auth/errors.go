@@ -28,6 +28,13 @@ var (
 	// (domain accounts lock out after a few failures); the caller sees
 	// the 401 or 407 response instead of an error where there is one.
 	ErrRejected = errors.New("auth: credentials rejected")
+	// ErrMechanismUnavailable reports a handshake that could not go on
+	// without any password having been judged: Negotiate whose Kerberos
+	// the peer cannot use (no trust, wrong principal, no such service)
+	// and no mechanism left to offer. The Transport then tries the next
+	// scheme the peer offers (NTLM), which it never does after
+	// ErrRejected.
+	ErrMechanismUnavailable = errors.New("auth: no mechanism the peer accepts")
 	// ErrTooManyRounds reports a handshake that did not finish within
 	// Transport.MaxRounds legs.
 	ErrTooManyRounds = errors.New("auth: too many authentication rounds")
