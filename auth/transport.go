@@ -215,34 +215,65 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp.Body = conn.Tunnel()
 		return resp, nil
 	}
+	giveBack := ex.owner(resp)
 	if resp.Body == http.NoBody {
-		t.pool.Put(conn)
+		giveBack(conn)
 		return resp, nil
 	}
-	resp.Body = &pooledBody{ReadCloser: resp.Body, conn: conn, pool: t.pool}
+	resp.Body = &pooledBody{ReadCloser: resp.Body, conn: conn, giveBack: giveBack}
 	return resp, nil
 }
 
-// pooledBody gives the connection back to the pool once the response
-// body is finished with.
+// owner decides where the connection goes once the response is read:
+// back to the pool, for sesame's own identity; or, when the caller
+// authenticated on it (its own NTLM or Negotiate header, or a peer's
+// NTLM or Negotiate challenge handed back to it), to the caller's Pin
+// alone, or closed when the request came without one. Such a connection
+// is never pooled: the next request on it would pass as the caller.
+func (ex *exchange) owner(resp *http.Response) func(*httpconn.Conn) {
+	if !ex.pinned && !ex.callerAuthenticates(resp) {
+		return ex.t.pool.Put
+	}
+	if pin := PinFrom(ex.req.Context()); pin != nil {
+		return pin.put
+	}
+	return func(c *httpconn.Conn) { c.Close() }
+}
+
+// callerAuthenticates reports whether the caller itself runs a
+// connection-bound handshake on this request's connection.
+func (ex *exchange) callerAuthenticates(resp *http.Response) bool {
+	h := ex.req.Header
+	switch {
+	case ex.origin == nil && connectionAuth(h.Get("Authorization")),
+		ex.proxy == nil && connectionAuth(h.Get("Proxy-Authorization")),
+		resp.StatusCode == http.StatusUnauthorized && offersConnectionAuth(resp.Header.Values("WWW-Authenticate")),
+		resp.StatusCode == http.StatusProxyAuthRequired && offersConnectionAuth(resp.Header.Values("Proxy-Authenticate")):
+		return true
+	}
+	return false
+}
+
+// pooledBody gives the connection back once the response body is
+// finished with.
 type pooledBody struct {
 	io.ReadCloser
-	conn *httpconn.Conn
-	pool *httpconn.Pool
-	once sync.Once
+	conn     *httpconn.Conn
+	giveBack func(*httpconn.Conn)
+	once     sync.Once
 }
 
 func (b *pooledBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if err != nil {
-		b.once.Do(func() { b.pool.Put(b.conn) })
+		b.once.Do(func() { b.giveBack(b.conn) })
 	}
 	return n, err
 }
 
 func (b *pooledBody) Close() error {
 	err := b.ReadCloser.Close()
-	b.once.Do(func() { b.pool.Put(b.conn) })
+	b.once.Do(func() { b.giveBack(b.conn) })
 	return err
 }
 
@@ -348,11 +379,33 @@ type exchange struct {
 	restarts      int
 	probed        bool // the probe was sent, or is not needed
 	probing       bool // the request in flight is the probe
+	harmless      bool // the request in flight cannot have been acted on
+	pinned        bool // the connection came from the caller's Pin
 }
 
-// peer names the peer of each side for the known/failed maps.
-func (ex *exchange) proxyPeer() string  { return "proxy " + canonicalAddr(ex.proxyURL) }
-func (ex *exchange) originPeer() string { return "origin " + canonicalAddr(ex.req.URL) }
+// proxyPeer and originPeer name the peer of each side for the known and
+// failed maps, with the URL scheme: what https://h accepted (Basic, say)
+// must never be sent in clear to http://h:443.
+func (ex *exchange) proxyPeer() string {
+	return "proxy " + ex.proxyURL.Scheme + "://" + canonicalAddr(ex.proxyURL)
+}
+
+func (ex *exchange) originPeer() string {
+	return "origin " + ex.req.URL.Scheme + "://" + canonicalAddr(ex.req.URL)
+}
+
+// step is what an exchange does after one attempt: every transition of
+// the loop in run is one of these.
+type step int
+
+const (
+	// deliver hands the response to the caller: authentication is done,
+	// not needed, or cannot go on (the 401 or 407 is the answer).
+	deliver step = iota
+	// nextLeg sends the next leg of a handshake on the same connection,
+	// or on a new one (reconnect) when the peer closed this one.
+	nextLeg
+)
 
 // toProxy reports whether the connection's peer is the proxy (so a 407
 // is the proxy's), rather than the origin through a tunnel.
@@ -363,7 +416,7 @@ func (ex *exchange) run(ctx context.Context) (*http.Response, *httpconn.Conn, er
 	if b := ex.req.Body; b != nil && b != http.NoBody {
 		defer b.Close()
 	}
-	conn, _, err := ex.getConn(ctx)
+	conn, err := ex.getConn(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -380,24 +433,20 @@ func (ex *exchange) run(ctx context.Context) (*http.Response, *httpconn.Conn, er
 		}
 		resp, err := conn.RoundTrip(ctx, out, ex.proxyForm)
 		if err != nil {
-			// A peer may close a keep-alive connection at any moment
-			// (idle timeout, overload); the request then fails before
-			// any response. It is sent again on a new connection, with
-			// any connection-bound handshake started over, when that
-			// is safe: the body can be sent again, or was not sent.
-			if ctx.Err() == nil && ex.canResend() && ex.fixed == nil && ex.restarts < maxRestarts && retryable(err) {
-				ex.restarts++
-				ex.t.logger().Debug("auth: connection lost, sending again on a new one", "peer", conn.Key.Addr, "err", err)
-				if conn, _, err = ex.freshConn(ctx); err != nil {
-					return nil, nil, err
-				}
-				ex.restartBound()
-				ex.preempt(conn)
-				continue
+			if !ex.mayResend(ctx, conn, err) {
+				return nil, nil, err
 			}
-			return nil, nil, err
+			// The peer closed a keep-alive connection (idle timeout,
+			// overload) before answering: the request goes again on a
+			// new connection, any connection-bound handshake started over.
+			ex.restarts++
+			t.logger().Debug("auth: connection lost before a response, sending again on a new one", "peer", conn.Key.Addr, "err", err)
+			if conn, err = ex.reconnect(ctx); err != nil {
+				return nil, nil, err
+			}
+			continue
 		}
-		next, err := ex.handle(ctx, conn, resp)
+		st, err := ex.handle(ctx, conn, resp)
 		if err != nil {
 			resp.Body.Close()
 			conn.Close()
@@ -405,9 +454,9 @@ func (ex *exchange) run(ctx context.Context) (*http.Response, *httpconn.Conn, er
 		}
 		if ex.probing {
 			// Whatever the probe met, the real request follows.
-			next = true
+			st = nextLeg
 		}
-		if !next {
+		if st == deliver {
 			if err := ex.succeed(conn, resp); err != nil {
 				resp.Body.Close()
 				conn.Close()
@@ -419,38 +468,79 @@ func (ex *exchange) run(ctx context.Context) (*http.Response, *httpconn.Conn, er
 		io.Copy(io.Discard, io.LimitReader(resp.Body, maxDiscard))
 		resp.Body.Close()
 		if !conn.Reusable() {
-			// The peer closed the connection mid-handshake. A
-			// connection-bound handshake must start over on a new one.
+			// The peer closed the connection mid-handshake (it answered
+			// in full, so it acted on nothing). A connection-bound
+			// handshake must start over on a new one.
 			if ex.restarts++; ex.restarts > maxRestarts || ex.fixed != nil {
 				return nil, nil, fmt.Errorf("auth: %s closed the connection during authentication: %w", conn.Key.Addr, ErrRejected)
 			}
-			if conn, _, err = ex.freshConn(ctx); err != nil {
+			if conn, err = ex.reconnect(ctx); err != nil {
 				return nil, nil, err
 			}
-			ex.restartBound()
-			ex.preempt(conn)
 		}
 	}
 }
 
-func (ex *exchange) getConn(ctx context.Context) (*httpconn.Conn, bool, error) {
-	if ex.fixed != nil {
-		return ex.fixed, false, nil
+// mayResend reports whether a request whose connection failed can be sent
+// again on a new one. The rule is net/http's: only when the connection
+// had carried an earlier request (a peer closing an idle keep-alive
+// connection is the failure this is for, not a peer that drops what it
+// was sent), not one byte of a response arrived, the body can be sent
+// again, and the request is idempotent, or could not have been acted on
+// (the HEAD probe, or a handshake leg that cannot complete
+// authentication). A POST is never sent twice on a guess.
+func (ex *exchange) mayResend(ctx context.Context, conn *httpconn.Conn, err error) bool {
+	switch {
+	case ctx.Err() != nil, ex.fixed != nil, ex.restarts >= maxRestarts, !retryable(err), !ex.canResend():
+		return false
+	case !errors.Is(err, httpconn.ErrNothingReceived), conn.Requests() < 2:
+		return false
 	}
-	return ex.t.pool.Get(ctx, ex.key)
+	return ex.harmless || idempotent(ex.req)
 }
 
-func (ex *exchange) freshConn(ctx context.Context) (*httpconn.Conn, bool, error) {
-	if ex.fixed != nil {
-		return nil, false, fmt.Errorf("auth: connection to %s lost during CONNECT", ex.fixed.Key.Addr)
+// idempotent reports a request that may be sent twice (RFC 9110 9.2.2),
+// as net/http judges it: a safe method, or an Idempotency-Key.
+func idempotent(r *http.Request) bool {
+	switch r.Method {
+	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
 	}
-	c, err := ex.t.dial(ctx, ex.key)
-	return c, false, err
+	return r.Header.Get("Idempotency-Key") != "" || r.Header.Get("X-Idempotency-Key") != ""
 }
 
-// reset forgets the handshake state after a connection was replaced
-// before any challenge arrived.
-func (ex *exchange) reset() { ex.proxy, ex.origin = nil, nil }
+// reconnect replaces a lost connection: connection-bound handshakes start
+// over on the new one, per-request ones (Basic, Digest) carry on.
+func (ex *exchange) reconnect(ctx context.Context) (*httpconn.Conn, error) {
+	if ex.fixed != nil {
+		return nil, fmt.Errorf("auth: connection to %s lost during CONNECT", ex.fixed.Key.Addr)
+	}
+	conn, err := ex.t.dial(ctx, ex.key)
+	if err != nil {
+		return nil, err
+	}
+	ex.pinned = false
+	ex.restartBound()
+	ex.preempt(conn)
+	return conn, nil
+}
+
+// getConn returns the connection for the first attempt: the fixed one
+// (CONNECT), the caller's pinned one for this peer, or one from the pool,
+// which holds only connections that no caller authenticated.
+func (ex *exchange) getConn(ctx context.Context) (*httpconn.Conn, error) {
+	if ex.fixed != nil {
+		return ex.fixed, nil
+	}
+	if pin := PinFrom(ex.req.Context()); pin != nil {
+		if c := pin.take(ex.key); c != nil {
+			ex.pinned = true
+			return c, nil
+		}
+	}
+	c, _, err := ex.t.pool.Get(ctx, ex.key)
+	return c, err
+}
 
 // restartBound drops connection-bound handshakes, which cannot continue
 // on a new connection; per-request ones (Basic, Digest) stay.
@@ -589,14 +679,14 @@ func (b *onceBody) used() bool { return b.read.Load() }
 func (ex *exchange) build(conn *httpconn.Conn) (*http.Request, error) {
 	r := ex.req
 	out := r.Clone(r.Context())
-	ex.probing = false
+	ex.probing, ex.harmless = false, false
 	if !ex.probed {
 		ex.probed = true
 		if ex.needsProbe(conn) {
 			// Learn whether the peer challenges before spending a
 			// large or one-shot body: HEAD is safe (RFC 9110 9.2.1),
 			// so a peer that does not challenge does no harm with it.
-			ex.probing = true
+			ex.probing, ex.harmless = true, true
 			out.Method = http.MethodHead
 			out.Body, out.ContentLength, out.GetBody, out.TransferEncoding = nil, 0, nil, nil
 			return out, nil
@@ -609,6 +699,9 @@ func (ex *exchange) build(conn *httpconn.Conn) (*http.Request, error) {
 		out.Header.Set("Authorization", ex.origin.value)
 	}
 	midHandshake := (ex.proxy != nil && !ex.proxy.final) || (ex.origin != nil && !ex.origin.final)
+	// A leg that cannot complete authentication is refused by the peer
+	// whatever the request asks: it may be sent again safely.
+	ex.harmless = midHandshake
 	hasBody := r.Body != nil && r.Body != http.NoBody
 	switch {
 	case !hasBody:
@@ -666,8 +759,8 @@ func (ex *exchange) needsProbe(conn *httpconn.Conn) bool {
 	return (ex.toProxy() && len(ex.t.ProxyCredentials) > 0) || (!ex.connect && len(ex.t.Credentials) > 0)
 }
 
-// handle reads a response and decides whether another leg follows.
-func (ex *exchange) handle(ctx context.Context, conn *httpconn.Conn, resp *http.Response) (next bool, err error) {
+// handle reads a response and decides what follows it.
+func (ex *exchange) handle(ctx context.Context, conn *httpconn.Conn, resp *http.Response) (step, error) {
 	t := ex.t
 	switch {
 	case resp.StatusCode == http.StatusProxyAuthRequired && ex.toProxy() && len(t.ProxyCredentials) > 0:
@@ -675,31 +768,34 @@ func (ex *exchange) handle(ctx context.Context, conn *httpconn.Conn, resp *http.
 	case resp.StatusCode == http.StatusUnauthorized && !ex.connect && len(t.Credentials) > 0 && ex.req.Header.Get("Authorization") == "":
 		return ex.advance(ctx, &ex.origin, resp, "WWW-Authenticate", t.Credentials, ex.originPeer(), ex.target(conn, false))
 	}
-	return false, nil
+	return deliver, nil
 }
 
-// advance answers a 401/407. It returns next=false to hand the response
-// to the caller: nothing fits, or the credentials were rejected.
-func (ex *exchange) advance(ctx context.Context, slot **leg, resp *http.Response, header string, creds []Credential, peer string, target *Target) (bool, error) {
-	t := ex.t
+// advance answers a 401/407: the next leg of the handshake under way, or
+// a new one. It returns deliver to hand the response to the caller:
+// nothing fits, or the credentials were rejected.
+func (ex *exchange) advance(ctx context.Context, slot **leg, resp *http.Response, header string, creds []Credential, peer string, target *Target) (step, error) {
 	chs, err := ParseChallenges(resp.Header.Values(header))
 	if err != nil {
-		return false, fmt.Errorf("auth: %s: %w", peer, err)
+		return deliver, fmt.Errorf("auth: %s: %w", peer, err)
 	}
 	l := *slot
-	if l != nil && l.sent {
+	if l == nil {
+		return ex.begin(ctx, slot, resp, chs, creds, peer, target)
+	}
+	ch := findChallenge(chs, l.cred.Scheme())
+	if l.sent {
 		// Our final leg was answered with another challenge.
-		ch := findChallenge(chs, l.cred.Scheme())
 		if strings.EqualFold(l.cred.Scheme(), "Digest") && ch != nil && DigestStale(*ch) && l.stale == 0 {
 			// stale=true: right password, expired nonce; answer the
 			// new nonce once.
 			v, final, err := l.hs.Next(ctx, ch)
 			if err != nil {
-				return false, err
+				return deliver, err
 			}
 			l.value, l.final, l.sent, l.stale = v, final, false, 1
 			ex.remember(peer, l.cred, ch)
-			return true, nil
+			return nextLeg, nil
 		}
 		if ConnectionBound(l.cred.Scheme()) && ch != nil && ch.Token68 != "" {
 			// A token in answer to our last one: SPNEGO may go on
@@ -707,51 +803,83 @@ func (ex *exchange) advance(ctx context.Context, slot **leg, resp *http.Response
 			// says ErrRejected when it cannot.
 			if v, final, err := l.hs.Next(ctx, ch); err == nil {
 				l.value, l.final, l.sent = v, final, false
-				return true, nil
+				return nextLeg, nil
 			}
 		}
-		t.reject(peer, l.cred)
-		t.logger().Debug("auth: credentials rejected", "peer", peer, "scheme", l.cred.Scheme(), "identity", l.cred.Identity(), "status", resp.StatusCode)
-		return false, nil
+		return ex.refused(ctx, slot, resp, chs, creds, peer, target, nil)
 	}
-	if l == nil {
-		// The strongest credential that can start: one that cannot (no
-		// Kerberos ticket yet) is passed over for this request only, so
-		// a ticket that appears later is used.
-		for _, c := range t.candidates(peer, creds, chs, target) {
-			hs, err := c.cred.Start(target)
-			var v string
-			var final bool
-			if err == nil {
-				v, final, err = hs.Next(ctx, c.ch)
-			}
-			if err != nil {
-				t.logger().Info("auth: credential cannot answer", "peer", peer, "scheme", c.cred.Scheme(), "identity", c.cred.Identity(), "err", err)
-				continue
-			}
-			*slot = &leg{cred: c.cred, hs: hs, value: v, final: final}
-			t.handshakes.Add(1)
-			t.logger().Debug("auth: handshake", "peer", peer, "scheme", c.cred.Scheme(), "identity", c.cred.Identity(), "status", resp.StatusCode)
-			ex.remember(peer, c.cred, c.ch)
-			return true, nil
-		}
-		return false, nil
-	}
-	ch := findChallenge(chs, l.cred.Scheme())
 	if ch == nil {
-		t.reject(peer, l.cred)
-		return false, nil
+		// The peer dropped the scheme mid-handshake.
+		return ex.refused(ctx, slot, resp, chs, creds, peer, target, nil)
 	}
 	v, final, err := l.hs.Next(ctx, ch)
 	if err != nil {
-		if errors.Is(err, ErrRejected) {
-			t.reject(peer, l.cred)
-			return false, nil
+		if errors.Is(err, ErrRejected) || errors.Is(err, ErrMechanismUnavailable) {
+			return ex.refused(ctx, slot, resp, chs, creds, peer, target, err)
 		}
-		return false, err
+		return deliver, err
 	}
 	l.value, l.final = v, final
-	return true, nil
+	return nextLeg, nil
+}
+
+// begin starts a handshake with the strongest credential that can: one
+// that cannot start (no Kerberos ticket yet) is passed over for this
+// request only, so a ticket that appears later is used.
+func (ex *exchange) begin(ctx context.Context, slot **leg, resp *http.Response, chs []Challenge, creds []Credential, peer string, target *Target) (step, error) {
+	t := ex.t
+	for _, c := range t.candidates(peer, creds, chs, target) {
+		hs, err := c.cred.Start(target)
+		var v string
+		var final bool
+		if err == nil {
+			v, final, err = hs.Next(ctx, c.ch)
+		}
+		if err != nil {
+			t.logger().Info("auth: credential cannot answer", "peer", peer, "scheme", c.cred.Scheme(), "identity", c.cred.Identity(), "err", err)
+			continue
+		}
+		*slot = &leg{cred: c.cred, hs: hs, value: v, final: final}
+		t.handshakes.Add(1)
+		t.logger().Debug("auth: handshake", "peer", peer, "scheme", c.cred.Scheme(), "identity", c.cred.Identity(), "status", resp.StatusCode)
+		ex.remember(peer, c.cred, c.ch)
+		return nextLeg, nil
+	}
+	return deliver, nil
+}
+
+// refused ends the handshake in the slot, which the peer did not accept.
+// Where no password was put to the test (a Kerberos ticket the server
+// could not use, a mechanism it does not take), the next scheme the peer
+// offers is tried on the same response: Negotiate falls back to NTLM.
+// A refused password is never offered again, in any scheme (domain
+// accounts lock out after a few failures), so then the response goes to
+// the caller.
+func (ex *exchange) refused(ctx context.Context, slot **leg, resp *http.Response, chs []Challenge, creds []Credential, peer string, target *Target, cause error) (step, error) {
+	t := ex.t
+	l := *slot
+	spent := spentSecret(l.hs, cause)
+	t.reject(peer, l.cred, spent)
+	t.logger().Debug("auth: credentials rejected", "peer", peer, "scheme", l.cred.Scheme(), "identity", l.cred.Identity(), "status", resp.StatusCode, "password_refused", spent)
+	*slot = nil
+	if spent {
+		return deliver, nil
+	}
+	return ex.begin(ctx, slot, resp, chs, creds, peer, target)
+}
+
+// spentSecret reports whether a failed handshake put a password (or key
+// derived from one) to the peer's test. Only a handshake that says which
+// mechanism it ran can prove it did not: Kerberos sends a ticket, which a
+// server that cannot use it refuses without judging any password.
+func spentSecret(hs Handshake, cause error) bool {
+	if errors.Is(cause, ErrMechanismUnavailable) {
+		return false
+	}
+	if m, ok := hs.(interface{ Mechanism() string }); ok {
+		return !strings.EqualFold(m.Mechanism(), "kerberos")
+	}
+	return true
 }
 
 // succeed records what worked, after a response that needs no more legs.
@@ -776,7 +904,7 @@ func (ex *exchange) succeed(conn *httpconn.Conn, resp *http.Response) error {
 			ch = findChallenge(chs, l.cred.Scheme())
 		}
 		if err := l.hs.Finish(ch); err != nil {
-			ex.t.reject(side.peer(), l.cred)
+			ex.t.reject(side.peer(), l.cred, false)
 			ex.t.logger().Warn("auth: server authentication failed", "peer", side.peer(), "scheme", l.cred.Scheme(), "err", err)
 			return fmt.Errorf("auth: %s: %w", side.peer(), err)
 		}
@@ -827,7 +955,9 @@ func failKey(peer string, c Credential) string { return peer + "|" + c.Scheme() 
 // reject marks a credential as refused by a peer: it is not offered there
 // again (until ResetRejections), so a wrong password cannot lock an
 // account out through repeated attempts.
-func (t *Transport) reject(peer string, c Credential) {
+// spent tells whether a password was refused, as opposed to a ticket or
+// a mechanism the peer does not take.
+func (t *Transport) reject(peer string, c Credential, spent bool) {
 	t.mu.Lock()
 	k := failKey(peer, c)
 	first := !t.failed[k]
@@ -838,19 +968,24 @@ func (t *Transport) reject(peer string, c Credential) {
 	t.mu.Unlock()
 	if first && t.OnReject != nil {
 		kind, addr, _ := strings.Cut(peer, " ")
-		t.OnReject(Rejection{Peer: addr, Proxy: kind == "proxy", Scheme: c.Scheme(), Identity: c.Identity()})
+		t.OnReject(Rejection{Peer: addr, Proxy: kind == "proxy", Scheme: c.Scheme(), Identity: c.Identity(), Password: spent})
 	}
 }
 
 // Rejection describes a credential that a peer refused.
 type Rejection struct {
-	// Peer is the host:port of the proxy or origin that refused.
+	// Peer is the proxy or origin that refused, as scheme://host:port.
 	Peer string
 	// Proxy is set when the peer is a proxy (a 407), not an origin.
 	Proxy bool
 	// Scheme and Identity name the refused credential, as its methods
 	// do; never a secret.
 	Scheme, Identity string
+	// Password is set when the peer refused a password (or NT hash):
+	// the one case that counts toward an account's lockout. A Kerberos
+	// ticket the peer could not use, or a server that failed mutual
+	// authentication, leaves it unset.
+	Password bool
 }
 
 // ResetRejections forgets which credentials peers rejected, for example

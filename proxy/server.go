@@ -547,6 +547,7 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Lo
 		MaxHeaderBytes:    maxRequestHeaderSize,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
 	}
+	PinConnections(hs)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
@@ -560,6 +561,35 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Lo
 		return fmt.Errorf("proxy: shutdown: %w", err)
 	}
 	return nil
+}
+
+// PinConnections gives each client connection of hs an auth.Pin in its
+// requests' context, closed with the connection: an upstream connection
+// on which a client authenticated itself (NTLM or Negotiate with an
+// origin) then serves that client connection alone, and is closed with
+// it (squid's connection pinning). It sets hs.ConnContext and
+// hs.ConnState, calling any that were set before.
+func PinConnections(hs *http.Server) {
+	var pins sync.Map // net.Conn -> *auth.Pin
+	prevContext, prevState := hs.ConnContext, hs.ConnState
+	hs.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		if prevContext != nil {
+			ctx = prevContext(ctx, c)
+		}
+		p := auth.NewPin()
+		pins.Store(c, p)
+		return auth.WithPin(ctx, p)
+	}
+	hs.ConnState = func(c net.Conn, st http.ConnState) {
+		if st == http.StateClosed || st == http.StateHijacked {
+			if p, ok := pins.LoadAndDelete(c); ok {
+				p.(*auth.Pin).Close()
+			}
+		}
+		if prevState != nil {
+			prevState(c, st)
+		}
+	}
 }
 
 // Switch is an http.Handler that serves each request with the current
