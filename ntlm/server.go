@@ -59,14 +59,25 @@ func ParseChannelBindingMode(s string) (ChannelBindingMode, error) {
 const (
 	DefaultChallengeLifetime = 2 * time.Minute
 	DefaultMaxClockSkew      = 5 * time.Minute
-	// maxPendingChallenges bounds the challenges a Server remembers, so a
-	// flood of NEGOTIATE messages cannot grow memory without limit.
-	maxPendingChallenges = 1 << 16
+	// DefaultMaxPendingPerClient is the default of
+	// Server.MaxPendingPerClient.
+	DefaultMaxPendingPerClient = 8
 )
 
 // Server is an NTLM acceptor. Configure its fields before first use; it is
 // then safe for concurrent use by many connections. Each connection runs
-// its own [ServerHandshake], started by Challenge.
+// its own [ServerHandshake], started by Challenge or ChallengeFor.
+//
+// NTLM authenticates a TCP connection, so a handshake belongs to the
+// connection its NEGOTIATE arrived on: the caller keeps the
+// *ServerHandshake with that connection and drops it when the connection
+// closes. The Server keeps no table of all issued challenges (a global
+// table lets a flood of NEGOTIATE messages from one client fill it and
+// refuse everyone's logons): each handshake carries its own challenge,
+// answerable once and before it expires. A caller that cannot keep state
+// per connection, or wants a bound per client, uses ChallengeFor, which
+// keeps at most MaxPendingPerClient handshakes per client key and cancels
+// the oldest when a client starts one more.
 type Server struct {
 	// Store verifies accounts. Required.
 	Store CredentialStore
@@ -108,12 +119,19 @@ type Server struct {
 	// Version is announced in the CHALLENGE; zero means DefaultVersion.
 	Version Version
 
+	// MaxPendingPerClient bounds the handshakes ChallengeFor keeps pending
+	// for one client key; one more cancels that client's oldest. Default
+	// DefaultMaxPendingPerClient. For a key naming one TCP connection, 1
+	// is enough (HTTP runs one handshake at a time on a connection).
+	MaxPendingPerClient int
+
 	// Rand and Now replace crypto/rand and time.Now, for tests.
 	Rand io.Reader
 	Now  func() time.Time
 
-	mu      sync.Mutex
-	pending map[[8]byte]time.Time // issued challenge -> expiry
+	mu        sync.Mutex
+	clients   map[string][]*ServerHandshake // ChallengeFor's pending handshakes, oldest first
+	sweepSize int                           // len(clients) that triggers the next sweep of expired handshakes
 }
 
 // Identity is who a successful AUTHENTICATE proved to be.
@@ -125,7 +143,8 @@ type Identity struct {
 	Anonymous bool
 	// NTLMVersion is 2 or 1 (0 for anonymous).
 	NTLMVersion int
-	// Flags are the negotiated flags.
+	// Flags are the negotiated flags: those the server offered in its
+	// CHALLENGE and the client kept in its AUTHENTICATE.
 	Flags NegotiateFlags
 	// SessionKey is the exported session key, for session security.
 	SessionKey []byte
@@ -141,26 +160,71 @@ type ServerHandshake struct {
 	serverChallenge      [8]byte
 	flags                NegotiateFlags
 	issued               time.Time
+	client               string // ChallengeFor's key
+	tracked              bool   // in s.clients
 
 	mu   sync.Mutex
 	used bool
+	// cancelled says why the handshake can no longer be completed
+	// before it was used (ChallengeFor evicted it, or Forget).
+	cancelled string
 }
 
 // Challenge reads a client's NEGOTIATE and returns the handshake state and
 // the CHALLENGE to send. Compact NEGOTIATE messages (curl's 32 bytes) are
-// accepted.
+// accepted. The caller keeps the handshake with the connection the
+// NEGOTIATE came on (a new NEGOTIATE on that connection replaces it); the
+// Server does not track it.
 func (s *Server) Challenge(negotiate []byte) (*ServerHandshake, []byte, error) {
+	return s.challenge(negotiate, s.now())
+}
+
+// ChallengeFor is Challenge for a client named by key: a connection's
+// identity (its remote address and accept time, say) or, when the caller
+// has no per-connection state, the client's address. The Server keeps at
+// most MaxPendingPerClient handshakes pending per key; starting one more
+// cancels that key's oldest, whose Authenticate then fails with
+// ErrChallenge. A flood of NEGOTIATE messages from one key therefore
+// costs that key its own pending logons and nobody else's. Handshakes
+// leave the table when they are completed or expire, or by Forget.
+func (s *Server) ChallengeFor(key string, negotiate []byte) (*ServerHandshake, []byte, error) {
+	now := s.now()
+	h, chal, err := s.challenge(negotiate, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	h.client = key
+	s.track(h, now)
+	return h, chal, nil
+}
+
+// Forget cancels the handshakes ChallengeFor keeps pending for key; call
+// it when the connection the key names closes.
+func (s *Server) Forget(key string) {
+	s.mu.Lock()
+	hs := s.clients[key]
+	delete(s.clients, key)
+	s.mu.Unlock()
+	for _, h := range hs {
+		h.cancel("the client's connection closed")
+	}
+}
+
+// Pending reports how many handshakes ChallengeFor keeps pending for key.
+func (s *Server) Pending(key string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.clients[key])
+}
+
+func (s *Server) challenge(negotiate []byte, now time.Time) (*ServerHandshake, []byte, error) {
 	neg, err := ParseNegotiate(negotiate)
 	if err != nil {
 		return nil, nil, err
 	}
-	now := s.now()
 	h := &ServerHandshake{s: s, negotiate: bytes.Clone(negotiate), issued: now}
 	if _, err := io.ReadFull(s.rand(), h.serverChallenge[:]); err != nil {
 		return nil, nil, fmt.Errorf("ntlm: challenge: random: %w", err)
-	}
-	if err := s.remember(h.serverChallenge, now); err != nil {
-		return nil, nil, err
 	}
 	h.flags = s.challengeFlags(neg.Flags)
 	domain, computer := s.names()
@@ -210,44 +274,91 @@ func (s *Server) challengeFlags(client NegotiateFlags) NegotiateFlags {
 	return f
 }
 
-// remember records an issued challenge, dropping expired ones.
-func (s *Server) remember(c [8]byte, now time.Time) error {
+// track adds a ChallengeFor handshake to its client's list, cancelling the
+// client's oldest beyond the limit. When the table has grown, expired
+// handshakes of all clients are swept first (amortised: the next sweep
+// waits until the table doubles), so keys that never come back cost
+// memory only for a challenge lifetime.
+func (s *Server) track(h *ServerHandshake, now time.Time) {
+	var evicted []*ServerHandshake
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.pending == nil {
-		s.pending = make(map[[8]byte]time.Time)
+	if s.clients == nil {
+		s.clients = make(map[string][]*ServerHandshake)
 	}
-	if len(s.pending) >= maxPendingChallenges/2 {
-		for k, exp := range s.pending {
-			if now.After(exp) {
-				delete(s.pending, k)
+	if len(s.clients) >= s.sweepSize {
+		for k, hs := range s.clients {
+			live := hs[:0]
+			for _, x := range hs {
+				if x.expired(now) {
+					x.tracked = false
+				} else {
+					live = append(live, x)
+				}
+			}
+			clear(hs[len(live):])
+			if len(live) == 0 {
+				delete(s.clients, k)
+			} else {
+				s.clients[k] = live
 			}
 		}
+		s.sweepSize = max(1024, 2*len(s.clients))
 	}
-	if len(s.pending) >= maxPendingChallenges {
-		return fmt.Errorf("ntlm: challenge: %d handshakes pending; refusing more", len(s.pending))
+	hs := append(s.clients[h.client], h)
+	if n := len(hs) - s.maxPerClient(); n > 0 {
+		evicted = append(evicted, hs[:n]...)
+		for _, x := range hs[:n] {
+			x.tracked = false
+		}
+		hs = append([]*ServerHandshake(nil), hs[n:]...)
 	}
-	if _, dup := s.pending[c]; dup {
-		return fmt.Errorf("ntlm: challenge: random source repeated a challenge")
+	h.tracked = true
+	s.clients[h.client] = hs
+	s.mu.Unlock()
+	for _, x := range evicted {
+		x.cancel("the client started newer handshakes")
 	}
-	s.pending[c] = now.Add(s.lifetime())
-	return nil
 }
 
-// consume removes an issued challenge; it fails if the challenge was never
-// issued, was used already, or has expired.
-func (s *Server) consume(c [8]byte, now time.Time) error {
+// untrack removes a completed handshake from its client's list.
+func (s *Server) untrack(h *ServerHandshake) {
 	s.mu.Lock()
-	exp, ok := s.pending[c]
-	delete(s.pending, c)
-	s.mu.Unlock()
-	if !ok {
-		return fmt.Errorf("%w: challenge was already answered or never issued", ErrChallenge)
+	defer s.mu.Unlock()
+	if !h.tracked {
+		return
 	}
-	if now.After(exp) {
-		return fmt.Errorf("%w: challenge expired %v ago", ErrChallenge, now.Sub(exp).Round(time.Second))
+	h.tracked = false
+	hs := s.clients[h.client]
+	for i, x := range hs {
+		if x == h {
+			hs = append(hs[:i:i], hs[i+1:]...)
+			break
+		}
 	}
-	return nil
+	if len(hs) == 0 {
+		delete(s.clients, h.client)
+	} else {
+		s.clients[h.client] = hs
+	}
+}
+
+func (h *ServerHandshake) cancel(why string) {
+	h.mu.Lock()
+	if !h.used && h.cancelled == "" {
+		h.cancelled = why
+	}
+	h.mu.Unlock()
+}
+
+func (h *ServerHandshake) expired(now time.Time) bool {
+	return now.After(h.issued.Add(h.s.lifetime()))
+}
+
+// Negotiated returns the flags both sides agreed on given the client's
+// AUTHENTICATE flags: those the CHALLENGE offered and the client kept. A
+// flag the client sets without the server's offer is not negotiated.
+func (h *ServerHandshake) negotiated(client NegotiateFlags) NegotiateFlags {
+	return h.flags & client
 }
 
 // Authenticate verifies the client's AUTHENTICATE message. channelBindings
@@ -260,16 +371,21 @@ func (s *Server) consume(c [8]byte, now time.Time) error {
 // never carry a secret.
 func (h *ServerHandshake) Authenticate(ctx context.Context, authenticate, channelBindings []byte) (*Identity, error) {
 	h.mu.Lock()
-	used := h.used
+	used, cancelled := h.used, h.cancelled
 	h.used = true
 	h.mu.Unlock()
 	if used {
 		return nil, fmt.Errorf("ntlm: authenticate: %w: handshake already completed", ErrChallenge)
 	}
 	s := h.s
+	s.untrack(h)
+	if cancelled != "" {
+		return nil, fmt.Errorf("ntlm: authenticate: %w: handshake cancelled: %s", ErrChallenge, cancelled)
+	}
 	now := s.now()
-	if err := s.consume(h.serverChallenge, now); err != nil {
-		return nil, fmt.Errorf("ntlm: authenticate: %w", err)
+	if h.expired(now) {
+		return nil, fmt.Errorf("ntlm: authenticate: %w: challenge expired %v ago", ErrChallenge,
+			now.Sub(h.issued.Add(s.lifetime())).Round(time.Second))
 	}
 	m, err := ParseAuthenticate(authenticate)
 	if err != nil {
@@ -291,7 +407,7 @@ func (h *ServerHandshake) verify(ctx context.Context, m *AuthenticateMessage, ra
 		if s.ChannelBinding == ChannelBindingRequired || len(s.AllowedSPNs) > 0 || s.RequireMIC {
 			return nil, fmt.Errorf("%w: anonymous logon cannot satisfy channel binding, SPN or MIC requirements", ErrPolicy)
 		}
-		return &Identity{Anonymous: true, Workstation: m.Workstation, Flags: m.Flags}, nil
+		return &Identity{Anonymous: true, Workstation: m.Workstation, Flags: h.negotiated(m.Flags)}, nil
 	}
 	if m.User == "" {
 		return nil, fmt.Errorf("%w: empty user name", ErrAuthFailed)
@@ -319,7 +435,8 @@ func (h *ServerHandshake) verify(ctx context.Context, m *AuthenticateMessage, ra
 	if len(cred.NTHash) != 16 {
 		return nil, fmt.Errorf("ntlm: credential store returned an NT hash of %d bytes", len(cred.NTHash))
 	}
-	id := &Identity{User: cred.User, Domain: cred.Domain, Workstation: m.Workstation, Flags: m.Flags}
+	flags := h.negotiated(m.Flags)
+	id := &Identity{User: cred.User, Domain: cred.Domain, Workstation: m.Workstation, Flags: flags}
 	var keyExchangeKey []byte
 	var ti TargetInfo
 	if len(m.NTResponse) > 24 {
@@ -329,12 +446,12 @@ func (h *ServerHandshake) verify(ctx context.Context, m *AuthenticateMessage, ra
 		}
 	} else {
 		id.NTLMVersion = 1
-		if keyExchangeKey, err = h.verifyV1(m, cred); err != nil {
+		if keyExchangeKey, err = h.verifyV1(m, flags, cred); err != nil {
 			return nil, err
 		}
 	}
 	id.SessionKey = keyExchangeKey
-	if m.Flags.Has(FlagKeyExchange) && h.flags.Has(FlagKeyExchange) {
+	if flags.Has(FlagKeyExchange) {
 		if len(m.EncryptedRandomSessionKey) != 16 {
 			return nil, fmt.Errorf("%w: KEY_EXCH with an encrypted session key of %d bytes", ErrMalformed, len(m.EncryptedRandomSessionKey))
 		}
@@ -396,16 +513,13 @@ func (h *ServerHandshake) verifyV2(m *AuthenticateMessage, cred *Credential, now
 }
 
 // verifyV1 checks NTLMv1 (plain or with extended session security) or an
-// LM-only response, as the policy allows, and returns the key exchange key.
-func (h *ServerHandshake) verifyV1(m *AuthenticateMessage, cred *Credential) ([]byte, error) {
+// LM-only response, as the policy allows, and returns the key exchange key
+// (KXKEY of MS-NLMP 3.4.5.1) for the negotiated flags.
+func (h *ServerHandshake) verifyV1(m *AuthenticateMessage, flags NegotiateFlags, cred *Credential) ([]byte, error) {
 	sc := h.serverChallenge
-	lmHash := cred.LMHash
-	if lmHash == nil {
-		lmHash = make([]byte, 16)
-	}
 	ok := false
 	switch {
-	case len(m.NTResponse) == 24 && m.Flags.Has(FlagExtendedSessionSecurity) && len(m.LMResponse) == 24:
+	case len(m.NTResponse) == 24 && flags.Has(FlagExtendedSessionSecurity) && len(m.LMResponse) == 24:
 		var cc [8]byte
 		copy(cc[:], m.LMResponse)
 		_, nt := NTLMv1ESSResponse(cred.NTHash, sc, cc)
@@ -418,9 +532,18 @@ func (h *ServerHandshake) verifyV1(m *AuthenticateMessage, cred *Credential) ([]
 	if !ok {
 		return nil, fmt.Errorf("%w: wrong NTLMv1/LM response (wrong password?)", ErrAuthFailed)
 	}
-	flags := m.Flags
-	if !h.flags.Has(FlagLMKey) {
-		flags &^= FlagLMKey
+	// KXKEY takes the LM hash with LM_KEY (negotiated only when AllowLM)
+	// and with REQUEST_NON_NT_SESSION_KEY (never offered, so never
+	// negotiated: a client that sets it on its own still gets the
+	// session base key). Without the account's LM hash, an LM_KEY key
+	// cannot be derived; refuse rather than derive one from a zero hash,
+	// which anyone could compute.
+	if !flags.Has(FlagExtendedSessionSecurity) && flags.Has(FlagLMKey) && len(cred.LMHash) != 16 {
+		return nil, fmt.Errorf("%w: LM_KEY session key needs the account's LM hash, which the store does not hold", ErrPolicy)
+	}
+	lmHash := cred.LMHash
+	if len(lmHash) != 16 {
+		lmHash = make([]byte, 16) // not used: no LM_KEY, no NON_NT_SESSION_KEY
 	}
 	return KeyExchangeKey(flags, NTLMv1SessionBaseKey(cred.NTHash), lmHash, m.LMResponse, sc), nil
 }
@@ -475,6 +598,13 @@ func (s *Server) lifetime() time.Duration {
 		return s.ChallengeLifetime
 	}
 	return DefaultChallengeLifetime
+}
+
+func (s *Server) maxPerClient() int {
+	if s.MaxPendingPerClient > 0 {
+		return s.MaxPendingPerClient
+	}
+	return DefaultMaxPendingPerClient
 }
 
 func (s *Server) skew() time.Duration {
