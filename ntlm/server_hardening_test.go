@@ -152,7 +152,7 @@ func TestServerV1NonNTSessionKeyIsNotZero(t *testing.T) {
 		name string
 		neg  NegotiateFlags
 	}{
-		{"without KEY_EXCH", clientFlags &^ (FlagExtendedSessionSecurity | FlagKeyExchange) | FlagRequestNonNTSessionKey},
+		{"without KEY_EXCH", clientFlags&^(FlagExtendedSessionSecurity|FlagKeyExchange) | FlagRequestNonNTSessionKey},
 		{"with KEY_EXCH", clientFlags&^FlagExtendedSessionSecurity | FlagRequestNonNTSessionKey},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
