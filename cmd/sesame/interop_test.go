@@ -17,7 +17,11 @@ import (
 func buildSesame(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "sesame")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	args := []string{"build", "-o", bin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}

@@ -69,6 +69,9 @@ func startProxy(t *testing.T, bin string, env []string, args ...string) *proxyPr
 			if leaked := secretsIn(out.String()); leaked != "" {
 				t.Errorf("sesame proxy's log contains %s", leaked)
 			}
+			if strings.Contains(out.String(), "WARNING: DATA RACE") {
+				t.Errorf("sesame proxy (built with -race) found a data race:\n%s", out.String())
+			}
 		}()
 		cmd.Process.Signal(os.Interrupt)
 		done := make(chan struct{})
