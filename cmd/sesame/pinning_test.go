@@ -32,13 +32,15 @@ func ntlmThroughProxy(t *testing.T, proxyAddr, url, user, password string, n int
 // client connection alone (connection pinning). The origin is Apache with
 // mod_auth_gssapi + gss-ntlmssp and GssapiConnectionBound On: like IIS, it
 // lets every later request on an authenticated connection pass as the
-// user who authenticated it. Through sesame proxy (DIRECT to the origin):
+// user who authenticated it. Through sesame proxy, DIRECT to the origin
+// and through squid (which sesame answers with Basic, and which pins its
+// own origin connection to sesame's connection):
 //   - alice authenticates and makes more requests on her connection: all
 //     pass as alice;
 //   - then clients without credentials (curl, twice) get 401, not alice's
 //     authenticated upstream connection;
 //   - 20 clients at once, alternating alice and bob, each see only their
-//     own name on every request.
+//     own name on every request, while anonymous clients keep getting 401.
 func TestProxyPinsClientAuthenticatedConnections(t *testing.T) {
 	lab.RequirePython(t, "gssapi")
 	lab.Require(t, "curl")
@@ -48,12 +50,22 @@ func TestProxyPinsClientAuthenticatedConnections(t *testing.T) {
 			{Domain: "CORP", User: "alice", Password: "AlicePass123"},
 			{Domain: "CORP", User: "bob", Password: "BobPass456"},
 		},
-		MaxConnections: 96,
+		MaxConnections: 128,
 	})
-	p := startProxy(t, bin, []string{"HOME=" + t.TempDir()})
+	t.Run("direct", func(t *testing.T) {
+		p := startProxy(t, bin, []string{"HOME=" + t.TempDir()})
+		checkPinning(t, p, ap)
+	})
+	t.Run("through squid", func(t *testing.T) {
+		sq := lab.StartSquid(t, lab.SquidOptions{Auth: "basic", Users: []lab.ProxyUser{{Domain: "CORP", User: "carol", Password: "CarolPass-1"}}})
+		p := startProxy(t, bin, []string{"HOME=" + t.TempDir(), "PW=CarolPass-1"}, "--upstream", sq.Addr, "--user", "carol", "--password-env", "PW")
+		checkPinning(t, p, ap)
+	})
+}
+
+func checkPinning(t *testing.T, p *proxyProcess, ap *lab.Apache) {
 	proxyAddr := strings.TrimPrefix(p.URL, "http://")
 	url := ap.URL + "/ntlm/"
-
 	out, err := ntlmThroughProxy(t, proxyAddr, url, `CORP\alice`, "AlicePass123", 3)
 	if err != nil || strings.Count(out, "status=200 user=CORP\\alice\n") != 3 {
 		t.Fatalf("alice through sesame: %v\n%s\nsesame:\n%s\napache:\n%s", err, out, p.stderr.String(), ap.ErrorLog())
@@ -65,7 +77,7 @@ func TestProxyPinsClientAuthenticatedConnections(t *testing.T) {
 		}
 	}
 
-	users := []struct{ name, user, pw string }{{"alice", `CORP\alice`, "AlicePass123"}, {"bob", `CORP\bob`, "BobPass456"}}
+	users := []struct{ user, pw string }{{`CORP\alice`, "AlicePass123"}, {`CORP\bob`, "BobPass456"}}
 	const clients, requests = 20, 5
 	var wg sync.WaitGroup
 	errs := make(chan string, clients)
@@ -76,7 +88,7 @@ func TestProxyPinsClientAuthenticatedConnections(t *testing.T) {
 			defer wg.Done()
 			out, err := ntlmThroughProxy(t, proxyAddr, url, u.user, u.pw, requests)
 			if err != nil || strings.Count(out, "status=200 user="+u.user+"\n") != requests {
-				errs <- fmt.Sprintf("client %d as %s: %v\n%s", i, u.name, err, out)
+				errs <- fmt.Sprintf("client %d as %s: %v\n%s", i, u.user, err, out)
 			}
 		}()
 	}
