@@ -80,6 +80,7 @@ type Client struct {
 	realm    string
 	password string
 	kt       *keytab.Keytab
+	want     string // NewFromCCacheAs: the only principal the cache may hold
 
 	mu      sync.Mutex
 	krb     *client.Client
@@ -112,6 +113,27 @@ func NewFromCCache(ccache string, cfg *Config) (*Client, error) {
 		return nil, err
 	}
 	return &Client{cfg: cfg, src: fromCCache, ccache: path}, nil
+}
+
+// NewFromCCacheAs is NewFromCCache for one principal ("name@REALM"): it
+// uses the cache only while its default principal is that one (compared
+// case-insensitively). A cache of another principal, also one that kinit
+// replaced later, makes ticket requests fail with an error wrapping
+// ErrWrongPrincipal (and ErrNoCredentials): an identity the user named
+// is never stood in for by whoever the cache holds. Principal returns
+// principal even before the cache is read.
+func NewFromCCacheAs(ccache, principal string, cfg *Config) (*Client, error) {
+	c, err := NewFromCCache(ccache, cfg)
+	if err != nil {
+		return nil, err
+	}
+	name, realm := splitSPN(principal)
+	if name == "" || realm == "" {
+		return nil, fmt.Errorf("%w: principal %q has no realm", ErrConfig, principal)
+	}
+	c.want = principal
+	c.cname, c.realm = types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, name), realm
+	return c, nil
 }
 
 // NewWithKeytab returns a Client that logs in as principal ("user" or
@@ -205,6 +227,15 @@ func (c *Client) Refresh() error {
 	return err
 }
 
+// LoginError returns the error of a password or keytab login the KDC
+// refused (wrapping ErrLoginRefused), which the Client does not repeat
+// until Refresh; nil when there was none, and always for a cache Client.
+func (c *Client) LoginError() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.loadErr
+}
+
 // Close stops the background work of the underlying gokrb5 client.
 func (c *Client) Close() {
 	c.mu.Lock()
@@ -273,6 +304,9 @@ func (c *Client) loadCCacheLocked(st ccStamp) error {
 		return fmt.Errorf("%w: credential cache %s: %v", ErrNoCredentials, c.ccache, err)
 	}
 	cname, realm := cc.DefaultPrincipal.PrincipalName, cc.DefaultPrincipal.Realm
+	if c.want != "" && !strings.EqualFold(cname.PrincipalNameString()+"@"+realm, c.want) {
+		return fmt.Errorf("%w: %w: credential cache %s holds %s@%s, not %s", ErrNoCredentials, ErrWrongPrincipal, c.ccache, cname.PrincipalNameString(), realm, c.want)
+	}
 	var tgt *ticket
 	tickets := map[string]*ticket{}
 	for _, e := range cc.GetEntries() {
@@ -329,7 +363,7 @@ func (c *Client) loginLocked() (*ticket, error) {
 		}
 		// The KDC refused the password or key: asking again with the
 		// same one would only count towards an account lockout.
-		c.loadErr = fmt.Errorf("%w: login %s: %v", ErrNoCredentials, who, err)
+		c.loadErr = fmt.Errorf("%w: %w: login %s: %v", ErrNoCredentials, ErrLoginRefused, who, err)
 		return nil, c.loadErr
 	}
 	p := rep.DecryptedEncPart

@@ -9,6 +9,15 @@ var (
 	// password or keytab the KDC refused.
 	ErrNoCredentials = errors.New("kerberos: no usable credentials")
 
+	// ErrWrongPrincipal reports a credential cache whose principal is not
+	// the one the Client was made for (NewFromCCacheAs).
+	ErrWrongPrincipal = errors.New("kerberos: credential cache holds another principal")
+
+	// ErrLoginRefused reports a password or keytab login the KDC refused
+	// (wrong password, unknown or locked principal), as opposed to a KDC
+	// that could not be reached.
+	ErrLoginRefused = errors.New("kerberos: login refused by the KDC")
+
 	// ErrUnsupportedCCache reports a credential cache type other than
 	// FILE (KCM:, KEYRING:, DIR:, MEMORY:, API:): gokrb5 reads FILE
 	// caches only.
