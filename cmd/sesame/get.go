@@ -536,12 +536,28 @@ func (r *getRoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 		t = r.trusted
 	}
 	r.log.Debug("request", "method", req.Method, "url", req.URL.Redacted(), "credentials", t == r.trusted && len(t.Credentials) > 0)
+	rep := &auth.Report{}
+	req = req.WithContext(auth.WithReport(req.Context(), rep))
 	resp, err := t.RoundTrip(req)
 	if err != nil {
 		r.log.Debug("request failed", "err", err)
 		return nil, err
 	}
 	attrs := []any{"status", resp.Status}
+	// Who answered each challenge, and with which mechanism: a named
+	// user is the one that authenticates, never the cache's principal.
+	if rep.ProxyScheme != "" {
+		attrs = append(attrs, "proxy_auth", rep.ProxyScheme)
+		if rep.ProxyMechanism != "" {
+			attrs = append(attrs, "proxy_mechanism", rep.ProxyMechanism, "proxy_principal", rep.ProxyIdentity)
+		}
+	}
+	if rep.OriginScheme != "" {
+		attrs = append(attrs, "auth", rep.OriginScheme)
+		if rep.OriginMechanism != "" {
+			attrs = append(attrs, "mechanism", rep.OriginMechanism, "principal", rep.OriginIdentity)
+		}
+	}
 	// Only the scheme names of a challenge: its parameters may carry
 	// an NTLM CHALLENGE or a Negotiate token.
 	for _, h := range []string{"WWW-Authenticate", "Proxy-Authenticate"} {
@@ -870,7 +886,10 @@ func (o *getOptions) originCredentials(pw *passwordReader, schemes map[string]bo
 
 	var creds []auth.Credential
 	if schemes["negotiate"] && ntHash == nil {
-		c, err := newNegotiate(negotiateConfig{getenv: pw.e.getenv, required: explicit, user: user, password: password, spn: o.spn, delegation: o.delegation})
+		// NTLM inside SPNEGO too, for servers whose Negotiate takes
+		// only NTLM (or whose realm does not trust ours).
+		nc := &ntlm.Client{User: user, Password: password}
+		c, err := newNegotiate(negotiateConfig{getenv: pw.e.getenv, required: explicit, user: user, password: password, spn: o.spn, delegation: o.delegation, ntlm: nc})
 		if err != nil {
 			return nil, err
 		}
@@ -923,7 +942,8 @@ func (o *getOptions) proxyCredentials(pw *passwordReader, schemes map[string]boo
 	}
 	var creds []auth.Credential
 	if schemes["negotiate"] {
-		c, err := newNegotiate(negotiateConfig{getenv: pw.e.getenv, required: explicitNegotiate, user: user, password: password, proxy: true, delegation: o.delegation})
+		nc := &ntlm.Client{User: user, Password: password}
+		c, err := newNegotiate(negotiateConfig{getenv: pw.e.getenv, required: explicitNegotiate, user: user, password: password, proxy: true, delegation: o.delegation, ntlm: nc})
 		if err != nil {
 			return nil, err
 		}

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/sesame-auth/sesame/auth"
 	"github.com/sesame-auth/sesame/kerberos"
@@ -29,12 +28,13 @@ type negotiateConfig struct {
 // cache (KRB5CCNAME) or from the user's password, with krb5.conf from
 // KRB5_CONFIG.
 //
-// Unless Negotiate was asked for by name (required), Kerberos is used only
-// from a credential cache that exists, the single sign-on case: a password
-// login would send an AS-REQ to whatever KDC a stock krb5.conf names
-// (Debian's names ATHENA.MIT.EDU), and no browser or curl logs in with a
-// password behind the user's back. It returns nil, nil when there is
-// nothing to offer.
+// Without a named user (cfg.user ""), Kerberos comes from the credential
+// cache's default principal, the single sign-on case. A named user is
+// authoritative: see namedKerberos. Unless Negotiate was asked for by
+// name (required), a password login happens only for a user named with a
+// domain that krb5.conf configures: a login would send an AS-REQ to
+// whatever KDC a stock krb5.conf names (Debian's names ATHENA.MIT.EDU).
+// It returns nil, nil when there is nothing to offer.
 func newNegotiate(cfg negotiateConfig) (auth.Credential, error) {
 	getenv := cfg.getenv
 	if getenv == nil {
@@ -54,16 +54,16 @@ func newNegotiate(cfg negotiateConfig) (auth.Credential, error) {
 		}
 	}
 	if kcfg != nil {
-		switch {
-		case cfg.password != "" && cfg.required:
-			n.Kerberos, err = kerberos.NewWithPassword(kerberosPrincipal(cfg.user), cfg.password, kcfg)
-		case cfg.password == "" || !cfg.required:
+		if cfg.user == "" {
+			// Single sign-on: whoever the credential cache holds.
 			var path string
 			if path, err = kerberos.CCachePath(getenv("KRB5CCNAME"), kcfg); err == nil {
 				if _, statErr := os.Stat(path); statErr == nil || cfg.required {
 					n.Kerberos, err = kerberos.NewFromCCache("FILE:"+path, kcfg)
 				}
 			}
+		} else {
+			n.Kerberos, err = namedKerberos(cfg, kcfg, getenv)
 		}
 		if err != nil {
 			if cfg.required {
@@ -84,12 +84,35 @@ func newNegotiate(cfg negotiateConfig) (auth.Credential, error) {
 	return n, nil
 }
 
-// kerberosPrincipal turns the Windows forms of an account into a Kerberos
-// principal: DOMAIN\user becomes user (in the default realm), user@domain
-// stays as it is (a UPN is a principal).
-func kerberosPrincipal(user string) string {
-	if _, u, ok := strings.Cut(user, `\`); ok {
-		return u
+// namedKerberos returns Kerberos credentials for the user the command
+// named, never those of another principal (DESIGN.md: "an identity the
+// user names is the one that answers"):
+//
+//  1. the credential cache, if its principal is the named user
+//     (kerberos.MatchUser: CORP\bob matches bob@CORP.TEST by the realm's
+//     first label), pinned to that principal should the cache change;
+//  2. else a login with the password, when Kerberos is wanted: asked for
+//     by name (--auth negotiate), or the user was named with a domain or
+//     realm that krb5.conf configures (kerberos.UserPrincipal; a plain
+//     "bob" would send an AS-REQ to the default realm of a stock
+//     krb5.conf, Debian's ATHENA.MIT.EDU). A KDC that does not
+//     answer makes the Kerberos mechanism unavailable at handshake time,
+//     and NTLM carries on;
+//  3. else none (nil, nil): NTLM with the password, inside SPNEGO or on
+//     its own.
+func namedKerberos(cfg negotiateConfig, kcfg *kerberos.Config, getenv func(string) string) (*kerberos.Client, error) {
+	if path, err := kerberos.CCachePath(getenv("KRB5CCNAME"), kcfg); err == nil {
+		if p, err := kerberos.CCachePrincipal(path); err == nil && kerberos.MatchUser(cfg.user, p) {
+			return kerberos.NewFromCCacheAs("FILE:"+path, p, kcfg)
+		}
 	}
-	return user
+	principal, configured := kerberos.UserPrincipal(cfg.user, kcfg)
+	_, domain, _ := kerberos.SplitUser(cfg.user)
+	if cfg.password == "" || !(cfg.required || configured && domain != "") {
+		if cfg.required && cfg.ntlm == nil {
+			return nil, fmt.Errorf("no Kerberos ticket for %s in the credential cache, and no password to log in with", cfg.user)
+		}
+		return nil, nil
+	}
+	return kerberos.NewWithPassword(principal, cfg.password, kcfg)
 }
