@@ -135,7 +135,68 @@ type negotiateHandshake struct {
 	sc      *kerberos.SecContext      // raw Kerberos
 	init    *spnego.Initiator         // SPNEGO
 	krb     *spnego.KerberosMechanism // inside init, if offered
+	ntlm    *spnego.NTLMMechanism     // inside init, if offered
 	done    bool                      // SPNEGO negotiation complete
+}
+
+// HandshakeInfo is an optional interface of a Handshake that can say
+// which mechanism it runs and as whom: Negotiate's handshake implements
+// it, since its scheme name alone does not tell Kerberos from NTLM
+// inside SPNEGO, nor which principal a credential cache supplied.
+type HandshakeInfo interface {
+	// Mechanism returns "kerberos" or "ntlm": the mechanism carrying the
+	// handshake so far (Kerberos's optimistic token until the acceptor
+	// chooses NTLM), "" before the first leg.
+	Mechanism() string
+	// Principal returns the identity that mechanism authenticates as:
+	// the Kerberos client principal "user@REALM", or the NTLM account
+	// "DOMAIN\user"; "" before the first leg.
+	Principal() string
+}
+
+// Mechanism implements HandshakeInfo.
+func (h *negotiateHandshake) Mechanism() string {
+	switch {
+	case h.sc != nil:
+		return "kerberos"
+	case h.init == nil || h.init.Mech() == nil:
+		return ""
+	case h.krb != nil && h.init.Mech() == spnego.Mechanism(h.krb):
+		return "kerberos"
+	case h.ntlm != nil && h.init.Mech() == spnego.Mechanism(h.ntlm):
+		return "ntlm"
+	}
+	return ""
+}
+
+// Principal implements HandshakeInfo.
+func (h *negotiateHandshake) Principal() string {
+	switch h.Mechanism() {
+	case "kerberos":
+		return h.n.Kerberos.Principal()
+	case "ntlm":
+		return (&NTLM{Client: *h.n.NTLM}).Identity()
+	}
+	return ""
+}
+
+// passwordSent reports whether a password was put to the peer's test:
+// an NTLM AUTHENTICATE went out. A Kerberos ticket judges no password
+// (a server that cannot use it says nothing about the password the TGT
+// was obtained with), nor does an NTLM NEGOTIATE.
+func (h *negotiateHandshake) passwordSent() bool {
+	return h.Mechanism() == "ntlm" && h.ntlm.Authentication() != nil
+}
+
+// refused wraps a failure of the peer to go on: ErrRejected, and also
+// ErrMechanismUnavailable when no password was judged, so that the
+// Transport may try the next scheme the peer offers.
+func (h *negotiateHandshake) refused(format string, args ...any) error {
+	err := fmt.Errorf(format, args...)
+	if h.passwordSent() {
+		return fmt.Errorf("auth: negotiate: %w: %w", ErrRejected, err)
+	}
+	return fmt.Errorf("auth: negotiate: %w: %w: %w", ErrMechanismUnavailable, ErrRejected, err)
 }
 
 // spn returns the service principal for the target.
@@ -178,7 +239,7 @@ func (h *negotiateHandshake) Next(ctx context.Context, ch *Challenge) (string, b
 		return h.first(ctx, in)
 	}
 	if len(in) == 0 {
-		return "", false, fmt.Errorf("auth: negotiate: %w: server answered without a token", ErrRejected)
+		return "", false, h.refused("server answered %s without a token", h.Mechanism())
 	}
 	if h.init == nil {
 		// Raw Kerberos takes one leg; a token now is an error report.
@@ -186,14 +247,19 @@ func (h *negotiateHandshake) Next(ctx context.Context, ch *Challenge) (string, b
 		if err == nil {
 			err = errors.New("an AP-REP with a 401")
 		}
-		return "", false, fmt.Errorf("auth: negotiate: %w: %w", ErrRejected, err)
+		return "", false, h.refused("%w", err)
 	}
 	out, done, err := h.init.Step(in)
 	if err != nil {
-		return "", false, fmt.Errorf("auth: negotiate: %w: %w", ErrRejected, err)
+		if errors.Is(err, spnego.ErrMechListMIC) || errors.Is(err, spnego.ErrMalformed) {
+			// Not a refusal: a negotiation someone may have tampered
+			// with, which must not go on in another scheme either.
+			return "", false, fmt.Errorf("auth: negotiate: %w: %w", ErrRejected, err)
+		}
+		return "", false, h.refused("%w", err)
 	}
 	if done || len(out) == 0 {
-		return "", false, fmt.Errorf("auth: negotiate: %w: negotiation ended with a 401", ErrRejected)
+		return "", false, h.refused("negotiation ended with a 401")
 	}
 	return "Negotiate " + base64.StdEncoding.EncodeToString(out), h.init.MechComplete(), nil
 }
@@ -210,7 +276,7 @@ func (h *negotiateHandshake) first(ctx context.Context, in []byte) (string, bool
 	if n.NTLM == nil && !n.UseSPNEGO {
 		sc, err := n.Kerberos.InitContext(ctx, spn, h.opts())
 		if err != nil {
-			return "", false, fmt.Errorf("auth: negotiate: %w", err)
+			return "", false, h.unavailable(err)
 		}
 		h.sc = sc
 		if sc.Delegated() {
@@ -231,11 +297,19 @@ func (h *negotiateHandshake) first(ctx context.Context, in []byte) (string, bool
 		if c.ServerCertificate == nil {
 			c.ServerCertificate = h.t.ServerCertificate
 		}
-		h.init.Mechs = append(h.init.Mechs, spnego.NewNTLMMechanism(&c))
+		h.ntlm = spnego.NewNTLMMechanism(&c)
+		h.init.Mechs = append(h.init.Mechs, h.ntlm)
 	}
 	out, _, err := h.init.Step(in)
 	if err != nil {
-		return "", false, fmt.Errorf("auth: negotiate: %w", err)
+		return "", false, h.unavailable(err)
+	}
+	if h.krb != nil && h.krb.SecContext() == nil {
+		// A password the KDC refused is not tried on the peer with
+		// NTLM: Active Directory counts both towards a lockout.
+		if err := n.Kerberos.LoginError(); err != nil {
+			return "", false, fmt.Errorf("auth: negotiate: %w: %w", ErrRejected, err)
+		}
 	}
 	if h.kerberosChosen() {
 		sc := h.krb.SecContext()
@@ -246,6 +320,18 @@ func (h *negotiateHandshake) first(ctx context.Context, in []byte) (string, bool
 		return "Negotiate " + base64.StdEncoding.EncodeToString(out), true, nil
 	}
 	return "Negotiate " + base64.StdEncoding.EncodeToString(out), h.init.MechComplete(), nil
+}
+
+// unavailable wraps an error of a handshake that could not start: no
+// mechanism had credentials the peer could be sent (no ticket, a cache
+// of another principal, a service principal the KDC does not know, an
+// unreachable KDC). No password was judged, except where the KDC refused
+// one, which stays ErrRejected.
+func (h *negotiateHandshake) unavailable(err error) error {
+	if errors.Is(err, kerberos.ErrLoginRefused) {
+		return fmt.Errorf("auth: negotiate: %w: %w", ErrRejected, err)
+	}
+	return fmt.Errorf("auth: negotiate: %w: %w", ErrMechanismUnavailable, err)
 }
 
 // kerberosChosen reports whether SPNEGO runs Kerberos.
