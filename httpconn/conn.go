@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -135,6 +136,35 @@ func (c *Conn) Reusable() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return !c.busy && !c.broken && !c.closed
+}
+
+// peerGone reports whether an idle connection is unusable because the
+// peer closed or reset it, or sent bytes while no request was out (a 408
+// before closing, typically). It never blocks and consumes nothing; a
+// connection it cannot look at (no socket underneath) counts as alive.
+// Only for idle connections: nobody else may be reading.
+func (c *Conn) peerGone() bool {
+	if c.br.Buffered() > 0 {
+		return true
+	}
+	nc := c.nc
+	for {
+		switch v := nc.(type) {
+		case *tls.Conn:
+			// Pending TLS records on an idle connection are almost
+			// always close_notify; a late session ticket would cost
+			// only a fresh connection.
+			nc = v.NetConn()
+			continue
+		case *bufferedConn:
+			nc = v.Conn
+			continue
+		case syscall.Conn:
+			gone, _ := peekGone(v)
+			return gone
+		}
+		return false
+	}
 }
 
 // Close closes the connection.
@@ -305,10 +335,19 @@ const writeDrainTimeout = 5 * time.Second
 // request body is then unread and can be sent again.
 func (c *Conn) BodyWithheld() bool { return c.bodyWithheld }
 
+// MaxInterimResponses bounds the interim (1xx) responses read before the
+// final one, as net/http does (5): a peer that sends 100 Continue
+// forever must not hold the request forever.
+const MaxInterimResponses = 5
+
+// ErrTooManyInterim reports a peer that sent more than
+// MaxInterimResponses interim (1xx) responses to one request.
+var ErrTooManyInterim = fmt.Errorf("httpconn: more than %d interim (1xx) responses to one request", MaxInterimResponses)
+
 // readFinal reads responses until a final (non-1xx) one, opening the
 // gate on 100 Continue.
 func (c *Conn) readFinal(req *http.Request, gate *gatedBody) (*http.Response, error) {
-	for {
+	for interim := 0; ; interim++ {
 		resp, err := c.readResponse(req)
 		if err != nil {
 			return nil, err
@@ -316,6 +355,9 @@ func (c *Conn) readFinal(req *http.Request, gate *gatedBody) (*http.Response, er
 		// 1xx (100 Continue, 103 Early Hints) are interim: the real
 		// answer follows. 101 is final.
 		if resp.StatusCode >= 100 && resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
+			if interim == MaxInterimResponses {
+				return nil, ErrTooManyInterim
+			}
 			if resp.StatusCode == http.StatusContinue && gate != nil {
 				gate.open()
 			}

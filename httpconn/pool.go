@@ -12,6 +12,11 @@ import (
 const (
 	DefaultMaxIdlePerKey = 64
 	DefaultIdleTimeout   = 90 * time.Second
+	// DefaultReapInterval is how often idle connections are checked
+	// while there are any: closed when idle too long, or when the peer
+	// closed its end (else each would hold a descriptor in CLOSE_WAIT
+	// until the next Get for its key, which may never come).
+	DefaultReapInterval = 5 * time.Second
 )
 
 // Pool keeps idle connections for reuse, filed by Key. It is safe for
@@ -28,11 +33,18 @@ type Pool struct {
 	// DefaultIdleTimeout. Proxies drop idle connections after a while
 	// too, and a request on a dead connection costs a retry.
 	IdleTimeout time.Duration
+	// ReapInterval is how often idle connections are checked; default
+	// DefaultReapInterval. The check runs only while connections are
+	// idle (a timer, started by Put, that stops itself when the pool is
+	// empty and for good with Close), so a Pool that is dropped without
+	// Close leaks nothing once its connections are gone.
+	ReapInterval time.Duration
 
 	mu     sync.Mutex
 	idle   map[Key][]*Conn
 	closed bool
 	stats  Stats
+	reaper *time.Timer // armed while connections are idle
 }
 
 // Stats are the pool's counters since it was made.
@@ -71,7 +83,7 @@ func (p *Pool) takeIdle(key Key) *Conn {
 		c.mu.Lock()
 		stale := now.Sub(c.lastUsed) > p.idleTimeout()
 		c.mu.Unlock()
-		if stale || !c.Reusable() {
+		if stale || !c.Reusable() || c.peerGone() {
 			go c.Close()
 			continue
 		}
@@ -106,6 +118,9 @@ func (p *Pool) Put(c *Conn) {
 		evict, list = list[0], list[1:]
 	}
 	p.idle[c.Key] = append(list, c)
+	if p.reaper == nil {
+		p.reaper = time.AfterFunc(p.reapInterval(), p.reap)
+	}
 	p.mu.Unlock()
 	if evict != nil {
 		evict.Close()
@@ -137,12 +152,68 @@ func (p *Pool) CloseIdle() {
 	}
 }
 
-// Close closes the idle connections and makes Put close what it is given.
+// Close closes the idle connections, stops the reaper and makes Put
+// close what it is given.
 func (p *Pool) Close() {
 	p.mu.Lock()
 	p.closed = true
+	if p.reaper != nil {
+		p.reaper.Stop()
+		p.reaper = nil
+	}
 	p.mu.Unlock()
 	p.CloseIdle()
+}
+
+// reap closes idle connections that timed out or whose peer closed (or
+// sent something unasked, which leaves them unusable too), and re-arms
+// the timer while connections remain idle.
+func (p *Pool) reap() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	now := time.Now()
+	timeout := p.idleTimeout()
+	var dead []*Conn
+	for key, list := range p.idle {
+		keep := list[:0]
+		for _, c := range list {
+			c.mu.Lock()
+			stale := now.Sub(c.lastUsed) > timeout
+			c.mu.Unlock()
+			// The check is a non-blocking peek under p.mu: no Get can
+			// take the connection meanwhile, and no byte is consumed.
+			if stale || !c.Reusable() || c.peerGone() {
+				dead = append(dead, c)
+				continue
+			}
+			keep = append(keep, c)
+		}
+		clear(list[len(keep):]) // no references to closed conns
+		if len(keep) == 0 {
+			delete(p.idle, key)
+		} else {
+			p.idle[key] = keep
+		}
+	}
+	if len(p.idle) > 0 {
+		p.reaper.Reset(p.reapInterval())
+	} else {
+		p.reaper = nil
+	}
+	p.mu.Unlock()
+	for _, c := range dead {
+		c.Close()
+	}
+}
+
+func (p *Pool) reapInterval() time.Duration {
+	if p.ReapInterval > 0 {
+		return p.ReapInterval
+	}
+	return DefaultReapInterval
 }
 
 func (p *Pool) maxIdle() int {
