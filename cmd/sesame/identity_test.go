@@ -96,3 +96,33 @@ func TestGetNegotiateFallsBackToNTLMInSPNEGO(t *testing.T) {
 		}
 	}
 }
+
+// `sesame proxy --user` likewise: with bob's ticket cached, the proxy
+// answers squid's Negotiate as the configured alice (a password login),
+// never as bob; with only alice's NT hash it has no Kerberos for her and
+// does not fall back to bob's ticket either.
+func TestProxyNamedUserIsAuthoritative(t *testing.T) {
+	bin := buildSesame(t)
+	const alicePW, bobPW = "AlicePass123", "BobPass456"
+	k := lab.StartKDC(t, lab.KDCOptions{Users: []lab.KerberosUser{{Name: "alice", Password: alicePW}, {Name: "bob", Password: bobPW}}})
+	sq := lab.StartSquid(t, lab.SquidOptions{Auth: "negotiate", KDC: k})
+	origin := httptest.NewServer(http.HandlerFunc(whoOrigin))
+	defer origin.Close()
+	ccache := k.Kinit(t, "bob", bobPW)
+	krbEnv := []string{"KRB5_CONFIG=" + k.Krb5Conf, "KRB5CCNAME=FILE:" + ccache, "PW=" + alicePW}
+
+	p := startProxy(t, bin, krbEnv, "--upstream", sq.Addr, "--user", `CORP\alice`, "--password-env", "PW")
+	out, err := curl(t, "-x", p.URL, origin.URL+"/named")
+	if err != nil || !strings.Contains(out, "proxy_user=alice@CORP.TEST\n") {
+		t.Fatalf("--user CORP\\alice with bob's ticket cached: %v %q\n%s", err, out, p.stderr.String())
+	}
+	if strings.Contains(p.stderr.String(), "bob@CORP.TEST") {
+		t.Errorf("the proxy names bob's principal:\n%s", p.stderr.String())
+	}
+
+	h := startProxy(t, bin, krbEnv, "--upstream", sq.Addr, "--user", `CORP\alice`, "--nt-hash", "874649a24f9823fa52d36adfabf89d8e")
+	out, _ = curl(t, "-x", h.URL, origin.URL+"/hash")
+	if strings.Contains(out, "bob") || strings.Contains(h.stderr.String(), "bob@CORP.TEST") {
+		t.Errorf("--user CORP\\alice --nt-hash answered as bob: %q\n%s", out, h.stderr.String())
+	}
+}

@@ -602,10 +602,11 @@ func proxyCredentials(e *env, secret *secretFlags, a *config.Auth) ([]auth.Crede
 	if want["negotiate"] {
 		// Kerberos with the password when there is one, and NTLM inside
 		// SPNEGO for proxies that offer only Negotiate.
-		cfg := negotiateConfig{getenv: e.getenv, required: explicitNegotiate, proxy: true, ntlm: &nc}
-		if password != "" {
-			cfg.user, cfg.password = qualifiedUser(user, domain), password
-		}
+		// The account is authoritative: a ticket in the cache serves
+		// only if it is this user's (with a hash and no password, no
+		// Kerberos otherwise).
+		cfg := negotiateConfig{getenv: e.getenv, required: explicitNegotiate, proxy: true, ntlm: &nc,
+			user: qualifiedUser(user, domain), password: password}
 		c, err := newNegotiate(cfg)
 		if err != nil {
 			return nil, err
