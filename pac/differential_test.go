@@ -138,8 +138,10 @@ func TestDifferentialPacparser(t *testing.T) {
 			Now:      func() time.Time { return now },
 			Location: loc,
 		}
-		// sesame first; the URL pacparser sees is the one sesame's script
-		// saw (HTTPS stripping is tested separately).
+		// sesame first; the URL and host pacparser sees are the ones
+		// sesame's script saw (HTTPS stripping and the browsers' lower-
+		// casing of the host are tested separately; pacparser passes a
+		// host as given).
 		type fileReq struct {
 			Name string      `json:"name"`
 			Src  string      `json:"src"`
@@ -163,7 +165,7 @@ func TestDifferentialPacparser(t *testing.T) {
 					r = "ERROR: " + err.Error()
 				}
 				ours[name] = append(ours[name], r)
-				fr.URLs = append(fr.URLs, [2]string{s.prepareURL(u.url), u.host})
+				fr.URLs = append(fr.URLs, [2]string{s.prepareURL(u.url), strings.ToLower(u.host)})
 			}
 			req.Files = append(req.Files, fr)
 			if bytes.Contains(srcs[name], []byte("isPlainHostName")) {

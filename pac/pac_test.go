@@ -318,7 +318,7 @@ func TestURLPreparation(t *testing.T) {
 		{s, "wss://chat.corp.test/room?id=5", "", "wss://chat.corp.test/ chat.corp.test"},
 		{s, "http://user:pw@www.corp.test/a?b#c", "", "http://www.corp.test/a?b www.corp.test"},
 		{s, "http://[2001:db8::1]:8080/x", "", "http://[2001:db8::1]:8080/x 2001:db8::1"},
-		{s, "http://WWW.Corp.Test/", "", "http://WWW.Corp.Test/ www.corp.test"},
+		{s, "http://WWW.Corp.Test/", "", "http://www.corp.test/ www.corp.test"},
 		{s, "ftp://files.corp.test/pub", "given.host", "ftp://files.corp.test/pub given.host"},
 		{keep, "https://www.corp.test/secret?q=1", "", "https://www.corp.test/secret?q=1 www.corp.test"},
 	} {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/url"
 	"runtime"
@@ -14,8 +15,27 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dlclark/regexp2/v2"
 	"github.com/dop251/goja"
 )
+
+// RegexpMatchTimeout bounds one regular-expression match of the
+// backtracking engine (regexp2) that goja uses for patterns Go's regexp
+// can't run (lookaround, back-references): goja's interrupt is not seen
+// inside such a match, so without this bound `/^(?=x?)(a+)+$/.test(...)`
+// runs for minutes. It is regexp2's process-wide default, set when this
+// package is initialised unless the program already set one. An
+// evaluation does not wait for it (it returns at its deadline and
+// abandons the runtime); the bound ends the abandoned goroutine's work.
+// A match cut short counts as no match, which only happens to a
+// pathological pattern.
+const RegexpMatchTimeout = time.Second
+
+func init() {
+	if regexp2.DefaultMatchTimeout == time.Duration(math.MaxInt64) {
+		regexp2.DefaultMatchTimeout = RegexpMatchTimeout
+	}
+}
 
 // Limits and defaults.
 const (
@@ -49,7 +69,16 @@ var (
 	ErrScript = errors.New("pac: script error")
 	// ErrTooLarge: the script source exceeds MaxScriptSize.
 	ErrTooLarge = errors.New("pac: script too large")
+	// ErrBusy: MaxConcurrent evaluations were running and none ended
+	// within the evaluation's time limit (or before its context ended).
+	ErrBusy = errors.New("pac: too many evaluations running")
 )
+
+// abandonGrace is how long an evaluation past its deadline waits for the
+// interrupted runtime to stop before abandoning it. The interrupt lands
+// within microseconds unless the script is inside one native call that
+// does not check it (a backtracking regular-expression match).
+const abandonGrace = 20 * time.Millisecond
 
 // Options configure a Script. The zero value is usable: system DNS with a
 // cache, the default-route address for myIpAddress, local time, 1 s per
@@ -96,6 +125,13 @@ type Options struct {
 	KeepHTTPSURL bool
 	// PoolSize is the number of idle runtimes kept (default GOMAXPROCS).
 	PoolSize int
+	// MaxConcurrent bounds the evaluations running at once (default
+	// GOMAXPROCS, at least 2). An evaluation abandoned at its deadline
+	// keeps its slot until its goroutine really ends, so a hostile script
+	// can't pile up goroutines burning CPU. Waiting for a slot counts
+	// against the evaluation's Timeout and its context; if neither leaves
+	// room, the evaluation fails with ErrBusy.
+	MaxConcurrent int
 	// Logger receives alert() messages. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -131,6 +167,9 @@ func (o Options) withDefaults() Options {
 	if o.PoolSize <= 0 {
 		o.PoolSize = runtime.GOMAXPROCS(0)
 	}
+	if o.MaxConcurrent <= 0 {
+		o.MaxConcurrent = max(2, runtime.GOMAXPROCS(0))
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -147,6 +186,7 @@ type Script struct {
 	dns     *dnsCache
 	myIP    *myIPCache
 	idle    chan *vm
+	slots   chan struct{} // one token per running evaluation (MaxConcurrent)
 	hasEx   bool
 	srcSize int
 }
@@ -162,6 +202,9 @@ type vm struct {
 	reCache    map[string]*goja.Object
 	isEx       bool
 	inLookup   atomic.Bool
+	// abandoned is set when an evaluation returned at its deadline while
+	// the runtime was still running: it must never be used again.
+	abandoned bool
 }
 
 // Compile parses src (a PAC file as text) and runs its top level once to
@@ -181,6 +224,7 @@ func Compile(src []byte, opts Options) (*Script, error) {
 		dns:     &dnsCache{r: opts.Resolver, ttl: opts.DNSCacheTTL, timeout: opts.DNSTimeout, now: time.Now},
 		myIP:    &myIPCache{f: opts.MyIP, ttl: max(opts.DNSCacheTTL, 0), now: time.Now},
 		idle:    make(chan *vm, opts.PoolSize),
+		slots:   make(chan struct{}, opts.MaxConcurrent),
 		srcSize: len(src),
 	}
 	v, err := s.newVM(context.Background())
@@ -233,6 +277,9 @@ func (s *Script) get(ctx context.Context) (*vm, error) {
 }
 
 func (s *Script) put(v *vm) {
+	if v.abandoned {
+		return
+	}
 	v.ctx = nil
 	select {
 	case s.idle <- v:
@@ -243,11 +290,24 @@ func (s *Script) put(v *vm) {
 type interruptReason struct{ err error }
 
 // guard runs f on v's runtime with the time, memory and context limits,
-// and translates interruptions and exceptions into errors. After guard
-// returns no interrupt can still be pending on the runtime.
+// and translates interruptions and exceptions into errors.
+//
+// f runs on its own goroutine, holding one of the Script's MaxConcurrent
+// slots until it really ends. guard returns when f does, or at the
+// deadline (or when ctx ends) plus a short grace for the interrupt to
+// land: if f has not stopped by then (goja's interrupt doesn't reach a
+// backtracking regexp match in progress), the runtime is marked
+// abandoned, never to be pooled again, and guard returns the error while
+// the goroutine finishes on its own. When guard returns without
+// abandoning, no interrupt can still be pending on the runtime.
 func (v *vm) guard(ctx context.Context, f func() (goja.Value, error)) (goja.Value, error) {
 	ctx, cancel := context.WithTimeout(ctx, v.s.opts.Timeout)
 	defer cancel()
+	select {
+	case v.s.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w (%d at once): %w", ErrBusy, cap(v.s.slots), limitErr(ctx))
+	}
 	v.ctx = ctx
 	var mu sync.Mutex
 	finished := false
@@ -258,43 +318,68 @@ func (v *vm) guard(ctx context.Context, f func() (goja.Value, error)) (goja.Valu
 			v.rt.Interrupt(interruptReason{err})
 		}
 	}
-	stopCtx := context.AfterFunc(ctx, func() {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			interrupt(ErrTimeout)
-		} else {
-			interrupt(ctx.Err())
-		}
-	})
+	stopCtx := context.AfterFunc(ctx, func() { interrupt(limitErr(ctx)) })
 	done := make(chan struct{})
 	var memTimer *time.Timer
 	if limit := v.s.opts.MaxHeapGrowth; limit > 0 {
 		memTimer = time.AfterFunc(memCheckDelay, func() { watchHeap(limit, done, &v.inLookup, interrupt) })
 	}
-	res, err := f()
-	mu.Lock()
-	finished = true
-	mu.Unlock()
-	close(done)
-	stopCtx()
-	if memTimer != nil {
-		memTimer.Stop()
+	type result struct {
+		val goja.Value
+		err error
 	}
-	v.rt.ClearInterrupt()
-	if err == nil {
-		return res, nil
+	ended := make(chan result, 1)
+	go func() {
+		defer func() { <-v.s.slots }()
+		res, err := f()
+		mu.Lock()
+		finished = true
+		mu.Unlock()
+		close(done)
+		stopCtx()
+		if memTimer != nil {
+			memTimer.Stop()
+		}
+		v.rt.ClearInterrupt()
+		ended <- result{res, err}
+	}()
+	var r result
+	select {
+	case r = <-ended:
+	case <-ctx.Done():
+		grace := time.NewTimer(abandonGrace)
+		select {
+		case r = <-ended:
+			grace.Stop()
+		case <-grace.C:
+			v.abandoned = true
+			return nil, limitErr(ctx)
+		}
+	}
+	if r.err == nil {
+		return r.val, nil
 	}
 	var ie *goja.InterruptedError
-	if errors.As(err, &ie) {
-		if r, ok := ie.Value().(interruptReason); ok {
-			return nil, r.err
+	if errors.As(r.err, &ie) {
+		if reason, ok := ie.Value().(interruptReason); ok {
+			return nil, reason.err
 		}
 		return nil, ErrTimeout
 	}
 	var so *goja.StackOverflowError
-	if errors.As(err, &so) {
+	if errors.As(r.err, &so) {
 		return nil, fmt.Errorf("%w: stack overflow", ErrScript)
 	}
-	return nil, fmt.Errorf("%w: %v", ErrScript, err)
+	return nil, fmt.Errorf("%w: %v", ErrScript, r.err)
+}
+
+// limitErr is the error of an ended evaluation context: ErrTimeout for its
+// deadline, else the context's own error.
+func limitErr(ctx context.Context) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return ErrTimeout
+	}
+	return ctx.Err()
 }
 
 var heapSample = []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
@@ -338,7 +423,10 @@ func watchHeap(limit int64, done <-chan struct{}, paused *atomic.Bool, interrupt
 // FindProxyForURL evaluates the script for rawURL and returns its result
 // string, such as "PROXY p.corp:8080; DIRECT" (see ParseResult). host is
 // the URL's host name as the script should see it; when empty it is taken
-// from rawURL (lower case, IPv6 without brackets). If the script defines
+// from rawURL (IPv6 without brackets). Both are lower-cased, the host
+// argument and the host part of the URL, as browsers canonicalise them
+// (Chromium passes GURL's lower-case host), so a script's case-sensitive
+// comparisons route UPPER.Corp.Example as a browser does. If the script defines
 // FindProxyForURLEx, that is called instead. An error means the script
 // threw, ran too long, used too much memory, returned a non-string or an
 // over-long string, or ctx ended; the Script stays usable.
@@ -347,6 +435,7 @@ func (s *Script) FindProxyForURL(ctx context.Context, rawURL, host string) (stri
 	if host == "" {
 		host = hostOf(rawURL)
 	}
+	host = strings.ToLower(host)
 	v, err := s.get(ctx)
 	if err != nil {
 		return "", err
@@ -395,14 +484,15 @@ func describe(v goja.Value) string {
 	return fmt.Sprintf("%T", v.Export())
 }
 
-// prepareURL removes user info and fragment from every URL, and path and
-// query from https and wss URLs unless KeepHTTPSURL is set. A URL that
-// doesn't parse is passed as is.
+// prepareURL lower-cases the host and removes user info and fragment from
+// every URL, and path and query from https and wss URLs unless
+// KeepHTTPSURL is set. A URL that doesn't parse is passed as is.
 func (s *Script) prepareURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
 		return raw
 	}
+	u.Host = strings.ToLower(u.Host)
 	u.User = nil
 	u.Fragment, u.RawFragment = "", ""
 	scheme := strings.ToLower(u.Scheme)
