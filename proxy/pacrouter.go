@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/sesame-auth/sesame/pac"
@@ -36,10 +37,12 @@ func (r *PACRouter) Route(target *url.URL) ([]*url.URL, error) {
 	}
 	u := *target
 	if u.Scheme == "" {
-		// A CONNECT: browsers ask the script about https://host/.
+		// A CONNECT: browsers ask the script about https://host/. Only
+		// the default port goes; an IPv6 literal keeps its brackets
+		// ("[::1]:443" is https://[::1]/, host "::1").
 		u.Scheme = "https"
-		if host, port, err := net.SplitHostPort(u.Host); err == nil && port == "443" {
-			u.Host = host
+		if _, port, err := net.SplitHostPort(u.Host); err == nil && port == "443" {
+			u.Host = strings.TrimSuffix(u.Host, ":443")
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), pacTimeout)
