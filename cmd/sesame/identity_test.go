@@ -97,6 +97,32 @@ func TestGetNegotiateFallsBackToNTLMInSPNEGO(t *testing.T) {
 	}
 }
 
+// The same toward a forward proxy (Apache mod_proxy, 407 with
+// "Negotiate" and "NTLM", Negotiate taking only NTLM): -U 'CORP\alice:PASS'
+// with alice's ticket cached gets through with NTLM inside SPNEGO.
+func TestGetProxyNegotiateFallsBackToNTLMInSPNEGO(t *testing.T) {
+	const pw = "AlicePass123"
+	k := lab.StartKDC(t, lab.KDCOptions{Users: []lab.KerberosUser{{Name: "alice", Password: pw}}})
+	ap := lab.StartApache(t, lab.ApacheOptions{
+		NTLMUsers: []lab.NTLMUser{{Domain: "CORP", User: "alice", Password: pw}},
+		Krb5Conf:  k.Krb5Conf,
+		NTLMProxy: true,
+	})
+	origin := httptest.NewServer(http.HandlerFunc(whoOrigin))
+	defer origin.Close()
+	ccache := k.Kinit(t, "alice", pw)
+	env := map[string]string{"KRB5_CONFIG": k.Krb5Conf, "KRB5CCNAME": "FILE:" + ccache}
+	code, out, errOut := sesame(t, "", env, "get", "-v", "-x", ap.ProxyURL, "-U", `CORP\alice:`+pw, origin.URL+"/via-apache")
+	if code != 0 || !strings.Contains(out, `proxy_user=CORP\alice`) {
+		t.Fatalf("exit %d\n%s\n%s\n%s", code, out, errOut, ap.ErrorLog())
+	}
+	for _, w := range []string{"proxy_mechanism=ntlm", `proxy_principal=CORP\alice`, "proxy_auth=Negotiate"} {
+		if !strings.Contains(errOut, w) {
+			t.Errorf("-v output lacks %q:\n%s", w, errOut)
+		}
+	}
+}
+
 // `sesame proxy --user` likewise: with bob's ticket cached, the proxy
 // answers squid's Negotiate as the configured alice (a password login),
 // never as bob; with only alice's NT hash it has no Kerberos for her and

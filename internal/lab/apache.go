@@ -130,6 +130,12 @@ type ApacheOptions struct {
 	// Krb5Conf is the KRB5_CONFIG Apache runs with (e.g. KDC.Krb5Conf),
 	// for /negotiate/ and for the delegated credentials it stores.
 	Krb5Conf string
+	// NTLMProxy, if set, starts a forward proxy (mod_proxy, ProxyURL)
+	// demanding Proxy-Authenticate the way /ntlm/ demands
+	// WWW-Authenticate: "Negotiate" and "NTLM" offered, gss-ntlmssp
+	// behind both (GssapiAllowedMech ntlmssp), so its Negotiate takes
+	// only NTLM inside SPNEGO. Only loopback targets are served.
+	NTLMProxy bool
 }
 
 // Apache is a running httpd on 127.0.0.1, private to one test.
@@ -162,6 +168,10 @@ type Apache struct {
 	// ntlm_users, htpasswd, htdigest, www/, run/, logs/ (error.log, access.log, stderr.log,
 	// gssntlmssp.log).
 	Dir string
+	// ProxyURL is "http://127.0.0.1:PORT" of the forward proxy
+	// (ApacheOptions.NTLMProxy), "" without. It adds the request header
+	// X-Proxy-User with the authenticated user (e.g. "CORP\alice").
+	ProxyURL string
 	// DelegCcacheDir is where /negotiate/ stores credentials a client
 	// delegated (GssapiDelegCcacheDir), one ccache file per user principal;
 	// "" without KerberosKeytab.
@@ -297,18 +307,26 @@ func StartApache(t testing.TB, opts ApacheOptions) *Apache {
 	var lastErr error
 	for try := 1; try <= apacheStartTries; try++ {
 		port := FreePort(t)
+		proxyPort := 0
+		if opts.NTLMProxy {
+			proxyPort = FreePort(t)
+		}
 		var conf bytes.Buffer
 		err := httpdConf.Execute(&conf, struct {
 			Dir, Modules, User, Group, Realm  string
 			Port, ServerLimit, MaxConnections int
 			Keytab, DelegDir                  string
-		}{dir, apacheModules, user, group, DigestRealm, port, (opts.MaxConnections + 15) / 16, opts.MaxConnections, keytab, delegDir})
+			ProxyPort                         int
+		}{dir, apacheModules, user, group, DigestRealm, port, (opts.MaxConnections + 15) / 16, opts.MaxConnections, keytab, delegDir, proxyPort})
 		if err != nil {
 			t.Fatalf("lab: rendering httpd.conf: %v", err)
 		}
 		writeFile(t, filepath.Join(dir, "httpd.conf"), conf.Bytes(), 0o644)
 
 		a := &Apache{URL: "http://127.0.0.1:" + strconv.Itoa(port), Dir: dir, DelegCcacheDir: delegDir, t: t}
+		if proxyPort != 0 {
+			a.ProxyURL = "http://127.0.0.1:" + strconv.Itoa(proxyPort)
+		}
 		if err := a.start(env); err != nil {
 			t.Fatalf("lab: starting %s: %v", apacheBin, err)
 		}
