@@ -457,17 +457,13 @@ func (a *ADDC) Env() []string {
 // Command returns a command that runs name with args inside the lab: in
 // its network namespace, with its hosts file (dc1.corp.test), resolv.conf,
 // krb5.conf, smb.conf and /run/samba bind-mounted over the system's in a
-// mount namespace of the command's own, and host name dc1. Its Env is
-// [ADDC.Env]; append to it. The pid of the started command is name's own
-// (every wrapper execs).
+// mount namespace of the command's own, and host name dc1. ctx kills it
+// as in exec.CommandContext. Its Env is [ADDC.Env]; append to it. The pid
+// of the started command is name's own (every wrapper execs), so a signal
+// to it reaches name.
 func (a *ADDC) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	argv := append([]string{"netns", "exec", a.NetNS, "unshare", "--uts", "--", "/bin/sh", "-c", addcExecSetup, "lab-addc-exec", a.Dir, ADDCHost, name}, args...)
-	var cmd *exec.Cmd
-	if ctx == nil {
-		cmd = exec.Command("ip", argv...)
-	} else {
-		cmd = exec.CommandContext(ctx, "ip", argv...)
-	}
+	cmd := exec.CommandContext(ctx, "ip", argv...)
 	cmd.Env = a.Env()
 	cmd.Dir = a.Dir
 	return cmd
@@ -477,7 +473,7 @@ func (a *ADDC) Command(ctx context.Context, name string, args ...string) *exec.C
 func (a *ADDC) tool(stdin, name string, args ...string) string {
 	t := a.t
 	t.Helper()
-	out, err := runTool(a.Command(nil, name, args...), stdin)
+	out, err := runTool(a.Command(context.Background(), name, args...), stdin)
 	if err != nil {
 		t.Fatalf("lab: %s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
@@ -493,7 +489,7 @@ func (a *ADDC) provision() {
 	t := a.t
 	t.Helper()
 	d := a.Dir
-	out, err := runTool(a.Command(nil, sambaToolBin, "domain", "provision",
+	out, err := runTool(a.Command(context.Background(), sambaToolBin, "domain", "provision",
 		"-s", filepath.Join(d, "etc", "provision-base.conf"),
 		"--targetdir="+filepath.Join(d, "samba"),
 		"--realm="+ADDCRealm, "--domain="+ADDCDomain, "--server-role=dc",
@@ -562,7 +558,7 @@ func (a *ADDC) createAccounts() {
 func (a *ADDC) startSamba(gid int) {
 	t := a.t
 	t.Helper()
-	cmd := a.Command(nil, sambaBin, "--foreground", "--no-process-group", "--configfile="+a.smbConf())
+	cmd := a.Command(context.Background(), sambaBin, "--foreground", "--no-process-group", "--configfile="+a.smbConf())
 	var err error
 	a.samba, err = startPeer(t, "samba", a.Dir, filepath.Join(a.Dir, "log", "samba.out"), cmd.Env, addcSambaGrace, cmd.Args...)
 	if err != nil {
@@ -591,7 +587,7 @@ func (a *ADDC) startSamba(gid int) {
 	// winbindd answers, and reaches the DC (NTLM is verified through it).
 	for _, args := range [][]string{{"--ping"}, {"--ping-dc"}} {
 		for {
-			out, err := runTool(a.Command(nil, wbinfoBin, args...), "")
+			out, err := runTool(a.Command(context.Background(), wbinfoBin, args...), "")
 			if err == nil {
 				break
 			}
@@ -677,7 +673,7 @@ func (a *ADDC) startSquid(uid, gid int) {
 		chown(t, p, uid, gid)
 	}
 	sweepSquidShm()
-	cmd := a.Command(nil, squidBin, "-N", "-n", a.squidName, "-f", filepath.Join(sq, "squid.conf"))
+	cmd := a.Command(context.Background(), squidBin, "-N", "-n", a.squidName, "-f", filepath.Join(sq, "squid.conf"))
 	env := append(cmd.Env, "KRB5RCACHEDIR="+filepath.Join(sq, "rcache"), "KRB5_KTNAME=FILE:"+filepath.Join(sq, "http.keytab"))
 	a.squid, err = startPeer(t, "squid", sq, filepath.Join(sq, "stderr.log"), env, squidStopGrace, cmd.Args...)
 	if err != nil {
@@ -811,7 +807,7 @@ func (a *ADDC) Kinit(t testing.TB, user, password string) string {
 		}
 		return r
 	}, user))
-	cmd := a.Command(nil, kinitBin, "-c", "FILE:"+cc, user+"@"+ADDCRealm)
+	cmd := a.Command(context.Background(), kinitBin, "-c", "FILE:"+cc, user+"@"+ADDCRealm)
 	cmd.Env = append(cmd.Env, "KRB5CCNAME=FILE:"+cc)
 	if out, err := runTool(cmd, password+"\n"); err != nil {
 		t.Fatalf("lab: kinit %s@%s: %v\n%s\n%s", user, ADDCRealm, err, out, a.Logs())

@@ -68,6 +68,9 @@ func TestADDC(t *testing.T) {
 		if code, _ := addcCurl(t, a, nil, "-o", "/dev/null", "--proxy", a.ProxyURL, "--proxy-ntlm", "-U", bob, hello); code != 200 {
 			t.Errorf("NTLM bob through %s: %d, want 200 (any AD user)", a.ProxyURL, code)
 		}
+		if code, body := addcCurl(t, a, nil, "--proxy", a.ProxyURL, "--proxy-basic", "-U", ADDCAlice.Name+":"+ADDCAlice.Password, a.OriginURL+"/who"); code != 200 || !strings.Contains(body, "proxy_user=alice\n") {
+			t.Errorf("Basic alice through %s: %d %q, want 200 as alice", a.ProxyURL, code, body)
+		}
 		if code, _ := addcCurl(t, a, nil, "-o", "/dev/null", "--proxy", a.GroupProxyURL, "--proxy-ntlm", "-U", alice, hello); code != 200 {
 			t.Errorf("NTLM alice (in webusers) through %s: %d, want 200", a.GroupProxyURL, code)
 		}
