@@ -93,6 +93,9 @@ func Dial(ctx context.Context, d *net.Dialer, key Key, tlsConfig *tls.Config) (*
 	if d == nil {
 		d = &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
 	}
+	if check, ok := ctx.Value(dialCheckKey{}).(DialCheck); ok {
+		d = withCheck(d, check)
+	}
 	nc, err := d.DialContext(ctx, "tcp", key.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("httpconn: dial %s: %w", key.Addr, err)
@@ -117,6 +120,43 @@ func Dial(ctx context.Context, d *net.Dialer, key Key, tlsConfig *tls.Config) (*
 		nc = tc
 	}
 	return NewConn(nc, key), nil
+}
+
+// DialCheck vets an address Dial is about to connect to: address is the
+// IP and port after name resolution, one call per address tried. An error
+// refuses that address; the dial fails with it (wrapped in a
+// *net.OpError) unless another address of the name passes.
+type DialCheck func(ctx context.Context, network, address string) error
+
+type dialCheckKey struct{}
+
+// WithDialCheck returns a context under which Dial runs check on every
+// address before connecting to it. Because the check sees the very
+// address the socket connects to, a name that resolves differently from
+// one lookup to the next (DNS rebinding) cannot slip past it, as it could
+// past a lookup made beforehand.
+func WithDialCheck(ctx context.Context, check DialCheck) context.Context {
+	return context.WithValue(ctx, dialCheckKey{}, check)
+}
+
+// withCheck returns a copy of d that runs check before its own Control.
+func withCheck(d *net.Dialer, check DialCheck) *net.Dialer {
+	dd := *d
+	prev, prevPlain := d.ControlContext, d.Control
+	dd.Control = nil
+	dd.ControlContext = func(ctx context.Context, network, address string, c syscall.RawConn) error {
+		if err := check(ctx, network, address); err != nil {
+			return err
+		}
+		switch {
+		case prev != nil:
+			return prev(ctx, network, address, c)
+		case prevPlain != nil:
+			return prevPlain(network, address, c)
+		}
+		return nil
+	}
+	return &dd
 }
 
 // NetConn returns the underlying connection, for the TLS state (channel

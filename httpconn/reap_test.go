@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -229,5 +230,39 @@ func TestTooManyInterimResponses(t *testing.T) {
 		if tc.wantErr && c.Reusable() {
 			t.Errorf("%d interim responses: connection still reusable", tc.n)
 		}
+	}
+}
+
+// A check in the context sees the resolved address of every dial and can
+// refuse it; the dialer's own Control still runs after it.
+func TestDialCheck(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	refused := errors.New("refused by the test")
+	var seen []string
+	ctx := WithDialCheck(context.Background(), func(_ context.Context, network, address string) error {
+		seen = append(seen, address)
+		return refused
+	})
+	if _, err := Dial(ctx, nil, Key{Addr: "localhost:" + port}, nil); !errors.Is(err, refused) {
+		t.Fatalf("dial: %v, want the check's error", err)
+	}
+	if len(seen) == 0 || !strings.HasSuffix(seen[0], ":"+port) || strings.HasPrefix(seen[0], "localhost") {
+		t.Errorf("check saw %q, want resolved addresses", seen)
+	}
+	controlRan := false
+	d := &net.Dialer{Control: func(string, string, syscall.RawConn) error { controlRan = true; return nil }}
+	ok := WithDialCheck(context.Background(), func(context.Context, string, string) error { return nil })
+	c, err := Dial(ok, d, Key{Addr: ln.Addr().String()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if !controlRan {
+		t.Error("the dialer's own Control was skipped")
 	}
 }
