@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"reflect"
 	"sort"
 	"strings"
 
@@ -186,8 +187,38 @@ func splitList(s string) []string {
 	return out
 }
 
-// Validate checks what can be checked without the network.
+// NoProxyList splits NO_PROXY-style values (comma or space separated, as
+// in the NO_PROXY and no_proxy variables) into one pattern per entry,
+// dropping empty entries and repeats: NoProxyList("", "") is empty, not
+// [","].
+func NoProxyList(values ...string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, v := range values {
+		for _, p := range splitList(v) {
+			if !seen[p] {
+				seen[p] = true
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// Normalize puts list settings in their canonical form: NoProxy entries
+// that hold a whole NO_PROXY value ("a,b", or "," from two unset
+// variables) become one pattern each, without empty ones. Validate calls
+// it.
+func (c *Config) Normalize() {
+	if len(c.NoProxy) > 0 {
+		c.NoProxy = NoProxyList(c.NoProxy...)
+	}
+}
+
+// Validate normalises the configuration (Normalize) and checks what can
+// be checked without the network.
 func (c *Config) Validate() error {
+	c.Normalize()
 	if len(c.Listen) == 0 {
 		return fmt.Errorf("%w: listen: at least one address", ErrInvalid)
 	}
@@ -244,6 +275,63 @@ func (c *Config) Warnings() []string {
 		w = append(w, "auth.password holds the password in clear text: use `sesame hash` and auth.nt_hash (or auth.ntlmv2_hash), or auth.password_env")
 	}
 	return w
+}
+
+// MarshalChanges encodes as TOML only the settings that differ from
+// Default(), in the order of the full form: a configuration file that
+// says what is particular to this network and leaves the rest to the
+// defaults (and their future improvements).
+func (c *Config) MarshalChanges() ([]byte, error) {
+	var b strings.Builder
+	if err := encodeChanges(&b, reflect.ValueOf(*c), reflect.ValueOf(*Default()), ""); err != nil {
+		return nil, err
+	}
+	return []byte(b.String()), nil
+}
+
+// encodeChanges writes the fields of the struct v that differ from def:
+// plain keys first, then each nested struct as a [table] holding its own
+// changes (omitted when it has none).
+func encodeChanges(b *strings.Builder, v, def reflect.Value, table string) error {
+	t := v.Type()
+	var tables []int
+	wroteHeader := false
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		key, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+		if !f.IsExported() || key == "-" {
+			continue
+		}
+		if f.Type.Kind() == reflect.Struct {
+			tables = append(tables, i)
+			continue
+		}
+		fv, dv := v.Field(i), def.Field(i)
+		if reflect.DeepEqual(fv.Interface(), dv.Interface()) || (fv.Kind() == reflect.Slice && fv.Len() == 0 && dv.Len() == 0) {
+			continue
+		}
+		if table != "" && !wroteHeader {
+			if b.Len() > 0 {
+				b.WriteString("\n")
+			}
+			fmt.Fprintf(b, "[%s]\n", table)
+			wroteHeader = true
+		}
+		if err := toml.NewEncoder(b).Encode(map[string]any{key: fv.Interface()}); err != nil {
+			return err
+		}
+	}
+	for _, i := range tables {
+		key, _, _ := strings.Cut(t.Field(i).Tag.Get("toml"), ",")
+		name := key
+		if table != "" {
+			name = table + "." + key
+		}
+		if err := encodeChanges(b, v.Field(i), def.Field(i), name); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Marshal encodes the configuration as TOML.

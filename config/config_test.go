@@ -209,3 +209,81 @@ func FuzzImport(f *testing.F) {
 		}
 	})
 }
+
+// With NO_PROXY and no_proxy unset, the proxy's flags gave NoProxy [","]
+// and --print-config showed no_proxy = [","].
+func TestNoProxyNormalized(t *testing.T) {
+	for _, tc := range []struct {
+		in   []string
+		want string
+	}{
+		{[]string{","}, ""},
+		{[]string{"" + "," + ""}, ""},
+		{[]string{".corp.example,localhost" + "," + ".corp.example"}, ".corp.example|localhost"},
+		{[]string{"a.test b.test", "c.test"}, "a.test|b.test|c.test"},
+	} {
+		c := Default()
+		c.NoProxy = tc.in
+		if err := c.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(c.NoProxy, "|"); got != tc.want {
+			t.Errorf("NoProxy %q normalised to %q, want %q", tc.in, got, tc.want)
+		}
+		b, err := c.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if line := noProxyLine(string(b)); strings.Contains(line, `","`) || strings.Contains(line, `""`) {
+			t.Errorf("NoProxy %q marshals as\n%s", tc.in, b)
+		}
+	}
+	if l := NoProxyList("", ""); len(l) != 0 {
+		t.Errorf("NoProxyList of unset variables = %q", l)
+	}
+}
+
+func TestMarshalChanges(t *testing.T) {
+	b, err := Default().MarshalChanges()
+	if err != nil || len(b) != 0 {
+		t.Fatalf("defaults: %q, %v", b, err)
+	}
+	c := Default()
+	c.Upstreams = []string{"proxy.corp:8080"}
+	c.Auth.Schemes = []string{"ntlm"}
+	c.Auth.User = `CORP\alice`
+	c.Auth.PasswordEnv = "PW"
+	b, err = c.MarshalChanges()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "upstreams = [\"proxy.corp:8080\"]\n\n[auth]\nschemes = [\"ntlm\"]\nuser = \"CORP\\\\alice\"\npassword_env = \"PW\"\n"
+	if string(b) != want {
+		t.Errorf("MarshalChanges:\n%s\nwant:\n%s", b, want)
+	}
+	// It parses back to the same configuration.
+	back, err := Parse(strings.NewReader(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	full1, _ := c.Marshal()
+	full2, _ := back.Marshal()
+	if string(full1) != string(full2) {
+		t.Errorf("round trip:\n%s\nvs\n%s", full1, full2)
+	}
+	// Only auth changed: the table alone.
+	c = Default()
+	c.Auth.User = "bob"
+	if b, _ := c.MarshalChanges(); string(b) != "[auth]\nuser = \"bob\"\n" {
+		t.Errorf("auth only: %q", b)
+	}
+}
+
+func noProxyLine(toml string) string {
+	for _, l := range strings.Split(toml, "\n") {
+		if strings.HasPrefix(l, "no_proxy") {
+			return l
+		}
+	}
+	return ""
+}
