@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -476,58 +475,6 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request) {
 	}
 	n := s.relay(client, brw.Reader, upstream)
 	s.access(r, route, http.StatusOK, n, start, nil)
-}
-
-// relay copies both ways until one side closes or the tunnel is idle for
-// TunnelIdle, and returns the bytes moved.
-func (s *Server) relay(client net.Conn, clientBuf *bufio.Reader, upstream net.Conn) int64 {
-	defer client.Close()
-	defer upstream.Close()
-	idle := s.tunnelIdle()
-	var total atomic.Int64
-	var lastActive atomic.Int64
-	lastActive.Store(time.Now().UnixNano())
-	copyHalf := func(dst net.Conn, src io.Reader, srcConn net.Conn, done chan<- struct{}) {
-		defer close(done)
-		buf := make([]byte, 32<<10)
-		for {
-			srcConn.SetReadDeadline(time.Now().Add(idle))
-			k, err := src.Read(buf)
-			if k > 0 {
-				lastActive.Store(time.Now().UnixNano())
-				if _, werr := dst.Write(buf[:k]); werr != nil {
-					return
-				}
-				total.Add(int64(k))
-			}
-			if err != nil {
-				var ne net.Error
-				if errors.As(err, &ne) && ne.Timeout() && time.Since(time.Unix(0, lastActive.Load())) < idle {
-					continue // the other direction is busy
-				}
-				if cw, ok := dst.(interface{ CloseWrite() error }); ok && err == io.EOF {
-					cw.CloseWrite()
-				}
-				return
-			}
-		}
-	}
-	up, down := make(chan struct{}), make(chan struct{})
-	go copyHalf(upstream, clientBuf, client, up)
-	go copyHalf(client, upstream, upstream, down)
-	// One side finished: give the other a moment to drain its half-close,
-	// bounded by the idle timeout, then close both.
-	select {
-	case <-up:
-		select {
-		case <-down:
-		case <-time.After(idle):
-		}
-	case <-down:
-		client.Close()
-		<-up
-	}
-	return total.Load()
 }
 
 // Serve serves on ln until ctx is cancelled, then shuts down gracefully:
