@@ -89,7 +89,7 @@ func runDoctor(e *env, args []string) error {
 		c.Close()
 		fmt.Fprintf(w, "  connect: ok (%v)\n", time.Since(start).Round(100*time.Microsecond))
 
-		resp, err := doctorFetch(u, probeURL, nil)
+		resp, err := doctorFetch(u, probeURL, nil, nil)
 		if err != nil {
 			fmt.Fprintf(w, "  request without credentials: FAILED: %v\n", err)
 			continue
@@ -123,14 +123,21 @@ func runDoctor(e *env, args []string) error {
 				fmt.Fprintf(w, "  %s as %s: not offered\n", cred.Scheme(), cred.Identity())
 				continue
 			}
-			resp, err := doctorFetch(u, probeURL, cred)
+			rep := &auth.Report{}
+			resp, err := doctorFetch(u, probeURL, cred, rep)
 			switch {
 			case err != nil:
 				fmt.Fprintf(w, "  %s as %s: FAILED: %v\n", cred.Scheme(), cred.Identity(), err)
 			case resp.StatusCode == http.StatusProxyAuthRequired:
 				fmt.Fprintf(w, "  %s as %s: REJECTED (%s): wrong password, user or domain? Not tried again.\n", cred.Scheme(), cred.Identity(), resp.Status)
 			default:
-				fmt.Fprintf(w, "  %s as %s: ok (%s)\n", cred.Scheme(), cred.Identity(), resp.Status)
+				// Which mechanism and principal answered: Kerberos or
+				// NTLM inside Negotiate, and whose ticket.
+				how := ""
+				if rep.ProxyMechanism != "" {
+					how = fmt.Sprintf(", %s as %s", rep.ProxyMechanism, rep.ProxyIdentity)
+				}
+				fmt.Fprintf(w, "  %s as %s: ok (%s)%s\n", cred.Scheme(), cred.Identity(), resp.Status, how)
 				works = append(works, success{u.Host, cred})
 			}
 		}
@@ -172,7 +179,7 @@ func runDoctor(e *env, args []string) error {
 
 // doctorFetch makes one request through the upstream with at most one
 // credential, on a Transport of its own so that nothing is retried.
-func doctorFetch(upstream, target *url.URL, cred auth.Credential) (*http.Response, error) {
+func doctorFetch(upstream, target *url.URL, cred auth.Credential, rep *auth.Report) (*http.Response, error) {
 	tr := &auth.Transport{Proxy: http.ProxyURL(upstream)}
 	if cred != nil {
 		tr.ProxyCredentials = []auth.Credential{cred}
@@ -180,6 +187,9 @@ func doctorFetch(upstream, target *url.URL, cred auth.Credential) (*http.Respons
 	defer tr.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(context.Background(), doctorTimeout)
 	defer cancel()
+	if rep != nil {
+		ctx = auth.WithReport(ctx, rep)
+	}
 	req, err := http.NewRequestWithContext(ctx, "GET", target.String(), nil)
 	if err != nil {
 		return nil, err

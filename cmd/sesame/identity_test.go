@@ -146,6 +146,13 @@ func TestProxyNamedUserIsAuthoritative(t *testing.T) {
 		t.Errorf("the proxy names bob's principal:\n%s", p.stderr.String())
 	}
 
+	// doctor says which principal and mechanism answered.
+	code, dout, derr := sesame(t, "", map[string]string{"KRB5_CONFIG": k.Krb5Conf, "KRB5CCNAME": "FILE:" + ccache, "PW": alicePW},
+		"doctor", "--url", origin.URL+"/doctor", "--upstream", sq.Addr, "--user", `CORP\alice`, "--password-env", "PW")
+	if code != 0 || !strings.Contains(dout, "kerberos as alice@CORP.TEST") || strings.Contains(dout, "bob@") {
+		t.Errorf("doctor --user CORP\\alice: exit %d\n%s\n%s", code, dout, derr)
+	}
+
 	h := startProxy(t, bin, krbEnv, "--upstream", sq.Addr, "--user", `CORP\alice`, "--nt-hash", "874649a24f9823fa52d36adfabf89d8e")
 	out, _ = curl(t, "-x", h.URL, origin.URL+"/hash")
 	if strings.Contains(out, "bob") || strings.Contains(h.stderr.String(), "bob@CORP.TEST") {
