@@ -127,7 +127,8 @@ exec "$@"`
 // addcWatchdogScript waits for EOF on stdin, i.e. for the test process to
 // close the pipe or to die (where no t.Cleanup runs), and then removes the
 // lab: every process in its network namespace, the veth pair, the
-// namespace and the directory. $1 is the namespace, $2 the host's veth
+// namespace and the directory (and its parent, Go's per-test temporary
+// directory, if that is empty then). $1 is the namespace, $2 the host's veth
 // end, $3 the directory.
 const addcWatchdogScript = `trap '' HUP INT QUIT TERM PIPE
 read _ || :
@@ -140,6 +141,7 @@ done
 ip link del "$2" 2>/dev/null
 ip netns del "$1" 2>/dev/null
 rm -rf "$3"
+rmdir "${3%/*}" 2>/dev/null # the test's temp dir, if now empty
 exit 0`
 
 // ADDC is a running Samba Active Directory domain controller (realm
@@ -192,15 +194,17 @@ type ADDC struct {
 // AES keytab), creates a uniquely named network namespace with a veth pair
 // to the host on a free 10.231.0.0/16 /30, starts samba (KDC, LDAP, DNS,
 // SMB, winbindd) and squid in it, and an origin (in the test process,
-// listening in the namespace), and waits until squid's NTLM path through
-// winbindd to the DC works. It takes 15-25 s on 2 cores, most of it
-// provisioning: share one lab among the subtests of a test.
+// listening in the namespace), and waits until samba's KDC, LDAP, DNS and
+// SMB listen, winbindd reaches the DC (wbinfo --ping-dc) and squid answers
+// on both ports. It takes about 10 s on 2 cores (provisioning 4-5 s,
+// accounts 3 s, samba 2-3 s): share one lab among the subtests of a test.
 //
 // In t.Cleanup it stops squid and samba, kills whatever else still runs in
 // the namespace, and deletes the veth pair and the namespace; a watchdog
 // does the same if the test binary dies. The system's /etc, /var/lib/samba
 // and /run/samba are never written (the lab's files are bind-mounted over
-// them in the lab's own mount namespaces only).
+// them in the lab's own mount namespaces only; an empty /run/samba is
+// created where the packages did not leave one).
 //
 // It needs root (ip netns, mount). Like [Require], it fails the test rather
 // than skip it when something is missing.
