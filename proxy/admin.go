@@ -178,6 +178,7 @@ func (a *Admin) metrics(w http.ResponseWriter) {
 	metric("sesame_tunnels_total", "counter", "CONNECT tunnels opened.", st.Tunnels.Load())
 	metric("sesame_tunnels_active", "gauge", "CONNECT tunnels open now.", st.ActiveTunnels.Load())
 	metric("sesame_errors_total", "counter", "Requests that failed with a gateway error.", st.Errors.Load())
+	metric("sesame_auth_rejected_total", "counter", "Credentials an upstream proxy refused (each is then not offered there again until corrected).", st.AuthRejected.Load())
 	metric("sesame_upstream_handshakes_total", "counter", "Authentication handshakes with upstream proxies.", s.Transport.Handshakes())
 	metric("sesame_upstream_dials_total", "counter", "Upstream connections opened.", pool.Dials)
 	metric("sesame_upstream_reuses_total", "counter", "Requests sent on an already open (and authenticated) upstream connection.", pool.Reuses)
@@ -218,6 +219,10 @@ table{border-collapse:collapse;margin-bottom:1.5em}td,th{border:1px solid #ccc;p
 <h2>Route tester</h2>
 <form action="/" method="get"><input name="url" size="60" value="{{.TestURL}}" placeholder="https://example.com/"> <button>route</button></form>
 {{if .RouteResult}}<p id="route">{{.TestURL}} → <code>{{.RouteResult}}</code></p>{{end}}
+<h2>Refused credentials</h2>
+{{if .Refused}}<table id="refused"><tr><th>since</th><th>upstream</th><th>scheme</th><th>account</th><th>client</th></tr>
+{{range .Refused}}<tr><td>{{.Time.Format "15:04:05"}}</td><td>{{.Upstream}}</td><td>{{.Scheme}}</td><td>{{.Identity}}</td><td>{{if .Client}}{{.Client}}{{else}}(configured){{end}}</td></tr>{{end}}
+</table>{{if .RefusedHint}}<p>To fix: {{.RefusedHint}}.</p>{{end}}{{else}}<p>None.</p>{{end}}
 <h2>Recent errors</h2>
 {{if .RecentErrors}}<table><tr><th>time</th><th>request</th><th>upstream</th><th>error</th></tr>
 {{range .RecentErrors}}<tr><td>{{.Time.Format "15:04:05"}}</td><td>{{.Method}} {{.Target}}</td><td>{{.Upstream}}</td><td>{{.Err}}</td></tr>{{end}}
@@ -230,9 +235,9 @@ func (a *Admin) status(w http.ResponseWriter, r *http.Request) {
 	s := a.Proxy.Load()
 	st := s.Stats()
 	pool := s.Transport.PoolStats()
-	var auth []string
-	for _, c := range s.Transport.ProxyCredentials {
-		auth = append(auth, c.Scheme()+" as "+c.Identity())
+	auth := DescribeCredentials(s.Transport.ProxyCredentials)
+	if s.FromClient != nil {
+		auth = []string{"each client's own account (NTLM-to-Basic)"}
 	}
 	if len(auth) == 0 {
 		auth = []string{"none (pass-through)"}
@@ -244,6 +249,7 @@ func (a *Admin) status(w http.ResponseWriter, r *http.Request) {
 		"Errors": st.Errors.Load(), "Handshakes": s.Transport.Handshakes(),
 		"Dials": pool.Dials, "Reuses": pool.Reuses, "Idle": pool.Idle,
 		"RecentErrors": s.recent.snapshot(),
+		"Refused":      s.Refused(), "RefusedHint": s.RefusedHint,
 	}
 	if u := r.URL.Query().Get("url"); u != "" {
 		data["TestURL"] = u

@@ -34,8 +34,10 @@ type Server struct {
 	// for failover.
 	Upstreams *Upstreams
 	// Transport carries requests upstream and answers the upstream's
-	// authentication (its ProxyCredentials). Its Proxy field is replaced
-	// by the Server's routing. Required.
+	// authentication (its ProxyCredentials). Required. The first Server
+	// to use it sets its Proxy (to ContextRoute) and wraps its OnReject;
+	// it may then be handed to a later Server (a reload), which changes
+	// none of its fields.
 	Transport *auth.Transport
 	// AllowedClients are the networks whose clients are served; empty
 	// means loopback only. A request from elsewhere gets 403.
@@ -59,6 +61,10 @@ type Server struct {
 	// (pass-through), so a PAC file cannot send the account to a proxy
 	// nobody vetted.
 	CredentialUpstreams []string
+	// RefusedHint tells people how to correct a refused credential
+	// ("store the right password with ..., then ..."), for the log line
+	// and the page clients get.
+	RefusedHint string
 
 	// Counters, if set, are shared with an earlier Server (a reloaded
 	// configuration keeps counting); nil means the Server's own.
@@ -69,36 +75,32 @@ type Server struct {
 	dialer  net.Dialer
 	recent  recentErrors
 	plain   *auth.Transport // no credentials: upstreams off the allow-list
+	state   *transportState // beside Transport: its refused credentials
 	clients clientTransports
 }
 
 // Stats are a server's counters.
 type Stats struct {
 	Requests, Tunnels, ActiveTunnels, Errors atomic.Int64
+	// AuthRejected counts credentials an upstream refused (see
+	// auth.Transport.OnReject).
+	AuthRejected atomic.Int64
+
+	clientRefused clientRefusals
 }
 
 type routeKey struct{}
 
 func (s *Server) init() {
 	s.once.Do(func() {
-		s.route(s.Transport)
-		s.plain = &auth.Transport{Logger: s.logger()}
-		s.route(s.plain)
-		s.dialer = net.Dialer{Timeout: s.dialTimeout(), KeepAlive: 30 * time.Second}
 		s.stats = s.Counters
 		if s.stats == nil {
 			s.stats = &Stats{}
 		}
+		s.state = s.adopt(s.Transport)
+		s.plain = &auth.Transport{Logger: s.logger(), Proxy: ContextRoute}
+		s.dialer = net.Dialer{Timeout: s.dialTimeout(), KeepAlive: 30 * time.Second}
 	})
-}
-
-// route makes tr send each request where the Server's routing decided:
-// the route is chosen per attempt and travels in the request's context.
-func (s *Server) route(tr *auth.Transport) {
-	tr.Proxy = func(r *http.Request) (*url.URL, error) {
-		u, _ := r.Context().Value(routeKey{}).(*url.URL)
-		return u, nil
-	}
 }
 
 // Stats returns the server's counters.
@@ -247,6 +249,9 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request) {
 		// again, so its user can correct the password.
 		s.access(r, route, resp.StatusCode, 0, start, nil)
 		askClientForBasic(w)
+		return
+	}
+	if resp.StatusCode == http.StatusProxyAuthRequired && s.explainRefusal(w, r, route, start) {
 		return
 	}
 	removeHopHeaders(resp.Header)
@@ -446,6 +451,9 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request) {
 			askClientForBasic(w)
 		}
 		s.access(r, route, http.StatusProxyAuthRequired, 0, start, nil)
+		return
+	}
+	if err != nil && s.explainConnectRefusal(w, r, route, start, err) {
 		return
 	}
 	if err != nil {
