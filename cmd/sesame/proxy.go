@@ -176,12 +176,18 @@ func runProxy(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv, err := newProxyServer(e, cfg, &pf.secret, logger, nil)
+	srv, acct, err := newProxyServerAccount(e, cfg, &pf.secret, logger, nil, knownSecret{})
 	if err != nil {
+		return err
+	}
+	if srv, acct, err = checkTypedPassword(e, cfg, &pf.secret, logger, srv, acct); err != nil {
 		return err
 	}
 	sw := &proxy.Switch{}
 	sw.Store(srv)
+	// At shutdown, the upstream connections of the Server in force close
+	// (a reload closes those of the Server it replaces).
+	defer func() { sw.Load().Close() }()
 	// serviceContext: as a Windows service, the SCM's Stop cancels it.
 	ctx, stop := signal.NotifyContext(serviceContext(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -203,7 +209,7 @@ func runProxy(e *env, args []string) error {
 		defer hs.Close()
 		logger.Info("sesame admin listening", "url", "http://"+aln.Addr().String()+"/")
 	}
-	go reloadOnHangup(ctx, e, pf, sw, cfg, logger)
+	go reloadOnHangup(ctx, e, pf, sw, cfg, acct, logger)
 	return serveAll(ctx, stop, sw, lns, logger)
 }
 
@@ -215,7 +221,14 @@ func runProxy(e *env, args []string) error {
 // When the route came from discovery (nothing configured), a change of
 // network (pac.Watch) reloads too, so docking or a VPN coming up switches
 // to that network's proxy without a restart.
-func reloadOnHangup(ctx context.Context, e *env, pf *proxyFlags, sw *proxy.Switch, cfg *config.Config, logger *slog.Logger) {
+//
+// The Transport (and its authenticated connections) carries on when
+// neither the account, its secret nor the NTLM-to-Basic mode changed;
+// credentials it had refused are offered again then. The secret counts
+// as changed when the OS keyring now holds another password (`sesame
+// login`), or when the user typed a new one at the prompt after a
+// refusal.
+func reloadOnHangup(ctx context.Context, e *env, pf *proxyFlags, sw *proxy.Switch, cfg *config.Config, acct *proxyAccount, logger *slog.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -225,10 +238,18 @@ func reloadOnHangup(ctx context.Context, e *env, pf *proxyFlags, sw *proxy.Switc
 		<-network // the first result is the one in force
 	}
 	for {
+		var typed knownSecret // a password typed after a refusal
 		select {
 		case <-ctx.Done():
 			return
 		case <-hup:
+		case r := <-acct.reprompt:
+			pw, err := readPassword(e, fmt.Sprintf("The upstream proxy %s refused the password for %s. Password for %s: ", r.Peer, acct.account, acct.account))
+			if err != nil || pw == "" {
+				logger.Warn("reload: no new password read", "err", err)
+				continue
+			}
+			typed = knownSecret{password: pw, source: "prompt"}
 		case _, ok := <-network:
 			if !ok {
 				network = nil
@@ -249,21 +270,31 @@ func reloadOnHangup(ctx context.Context, e *env, pf *proxyFlags, sw *proxy.Switc
 			next.Listen, next.Admin = cfg.Listen, cfg.Admin
 		}
 		old := sw.Load()
+		known, changed := acct.secretOnReload(e, cfg, next, typed)
 		var reuse *auth.Transport
-		if reflect.DeepEqual(next.Auth, cfg.Auth) {
+		if !changed && reflect.DeepEqual(next.Auth, cfg.Auth) && next.NTLMToBasic == cfg.NTLMToBasic {
 			reuse = old.Transport
 		}
-		srv, err := newProxyServer(e, next, &pf.secret, logger, reuse)
+		srv, nacct, err := newProxyServerAccount(e, next, &pf.secret, logger, reuse, known)
 		if err != nil {
 			logger.Error("reload: configuration not changed", "err", err)
 			continue
 		}
+		if reuse != nil {
+			nacct = acct
+			srv.RefusedHint = acct.hint(next)
+		}
 		srv.Counters = old.Stats()
 		sw.Store(srv)
-		if reuse == nil {
-			old.Transport.CloseIdleConnections()
+		if reuse != nil {
+			// The same credentials: offered again, in case what
+			// they were refused for was fixed upstream.
+			srv.ResetRejections()
+			old.CloseClients()
+		} else {
+			old.Close()
 		}
-		cfg = next
+		cfg, acct = next, nacct
 		logger.Info("reload: configuration reloaded", "upstreams", strings.Join(next.Upstreams, ","))
 	}
 }
@@ -289,6 +320,25 @@ func proxyLogger(e *env, cfg *config.Config, notes []config.ImportNote) (*slog.L
 // With reuse set, that Transport (its authenticated connections and
 // credentials) carries on instead of a new one.
 func newProxyServer(e *env, cfg *config.Config, secret *secretFlags, logger *slog.Logger, reuse *auth.Transport) (*proxy.Server, error) {
+	srv, _, err := newProxyServerAccount(e, cfg, secret, logger, reuse, knownSecret{})
+	return srv, err
+}
+
+// newProxyServerAccount is newProxyServer that also says where the
+// account's secret came from. known, if set, is the password to use
+// instead of the keyring, stdin or a prompt (a reload, a password typed
+// again).
+func newProxyServerAccount(e *env, cfg *config.Config, secret *secretFlags, logger *slog.Logger, reuse *auth.Transport, known knownSecret) (*proxy.Server, *proxyAccount, error) {
+	acct := &proxyAccount{}
+	srv, err := buildProxyServer(e, cfg, secret, logger, reuse, known, acct)
+	if err != nil {
+		return nil, nil, err
+	}
+	srv.RefusedHint = acct.hint(cfg)
+	return srv, acct, nil
+}
+
+func buildProxyServer(e *env, cfg *config.Config, secret *secretFlags, logger *slog.Logger, reuse *auth.Transport, known knownSecret, acct *proxyAccount) (*proxy.Server, error) {
 	var allowed []netip.Prefix
 	for _, a := range cfg.Allow {
 		p, err := netip.ParsePrefix(a)
@@ -337,17 +387,30 @@ func newProxyServer(e *env, cfg *config.Config, secret *secretFlags, logger *slo
 	if cfg.NTLMToBasic {
 		fromClient = clientCredentials(cfg)
 		if tr == nil {
-			tr = &auth.Transport{Logger: logger}
+			tr = &auth.Transport{Logger: logger, Proxy: proxy.ContextRoute}
 		}
 	}
 	if tr == nil {
-		tr = &auth.Transport{Logger: logger}
+		tr = &auth.Transport{Logger: logger, Proxy: proxy.ContextRoute}
 		a := &cfg.Auth
 		if a.User == "" && (secret.given() || a.NTLMv2Hash != "" || a.NTHash != "" || a.Password != "" || a.PasswordEnv != "") {
 			return nil, usagef("a password or hash needs a user (--user or auth.user)")
 		}
-		if tr.ProxyCredentials, err = proxyCredentials(e, secret, a); err != nil {
+		if tr.ProxyCredentials, err = proxyCredentialsAccount(e, secret, a, acct, known, true); err != nil {
 			return nil, err
+		}
+		if acct.source == "prompt" && e.stdinTerminal {
+			// A typed password that the upstream refuses is asked
+			// for again (see reloadOnHangup).
+			acct.reprompt = make(chan auth.Rejection, 1)
+			tr.OnReject = func(r auth.Rejection) {
+				if r.Proxy {
+					select {
+					case acct.reprompt <- r:
+					default:
+					}
+				}
+			}
 		}
 	}
 	var router proxy.Router = &proxy.StaticRouter{Upstreams: ups, NoProxy: np, DirectFallback: cfg.DirectFallback}
@@ -393,7 +456,11 @@ func serveAll(ctx context.Context, stop func(), sw *proxy.Switch, lns []net.List
 	}
 	errc := make(chan error, len(lns))
 	for _, ln := range lns {
-		logger.Info("sesame proxy listening", "addr", ln.Addr().String(), "upstream", route, "auth", authSummary(srv.Transport.ProxyCredentials))
+		auth := authSummary(srv.Transport.ProxyCredentials)
+		if srv.FromClient != nil {
+			auth = "each client's own account (NTLM-to-Basic)"
+		}
+		logger.Info("sesame proxy listening", "addr", ln.Addr().String(), "upstream", route, "auth", auth)
 		go func(ln net.Listener) { errc <- proxy.Serve(ctx, ln, sw, logger) }(ln)
 	}
 	var first error
@@ -419,11 +486,7 @@ func authSummary(creds []auth.Credential) string {
 	if len(creds) == 0 {
 		return "none (pass-through)"
 	}
-	var parts []string
-	for _, c := range creds {
-		parts = append(parts, c.Scheme()+" as "+c.Identity())
-	}
-	return strings.Join(parts, ", ")
+	return strings.Join(proxy.DescribeCredentials(creds), ", ")
 }
 
 // discoverRoute fills in the route when the configuration names none: the
@@ -525,6 +588,16 @@ func fileExists(p string) bool {
 // password is read from --password-stdin, else taken from the OS keyring
 // (`sesame login`), else asked for on the terminal.
 func proxyCredentials(e *env, secret *secretFlags, a *config.Auth) ([]auth.Credential, error) {
+	return proxyCredentialsAccount(e, secret, a, &proxyAccount{}, knownSecret{}, false)
+}
+
+// proxyCredentialsAccount is proxyCredentials recording in acct where the
+// secret came from. known, if set, replaces the keyring, stdin and the
+// prompt. waitSSO: with no account, single sign-on is configured even
+// while there is no credential cache yet (the proxy started before
+// kinit); the credential then cannot start, and is passed over, until
+// kinit writes the cache.
+func proxyCredentialsAccount(e *env, secret *secretFlags, a *config.Auth, acct *proxyAccount, known knownSecret, waitSSO bool) ([]auth.Credential, error) {
 	want := map[string]bool{}
 	explicitNegotiate := false
 	for _, s := range a.Schemes {
@@ -546,34 +619,51 @@ func proxyCredentials(e *env, secret *secretFlags, a *config.Auth) ([]auth.Crede
 			return nil, nil
 		}
 		c, err := newNegotiate(negotiateConfig{getenv: e.getenv, required: explicitNegotiate, proxy: true})
-		if err != nil || c == nil {
+		if err != nil {
 			return nil, err
+		}
+		if c == nil && waitSSO {
+			c = waitingSSO(e)
+		}
+		if c == nil {
+			return nil, nil
 		}
 		return []auth.Credential{c}, nil
 	}
 	user, domain := a.User, a.Domain
+	acct.account = qualifiedUser(user, domain)
 	nc := ntlm.Client{User: user, Domain: domain, Workstation: a.Workstation}
 	var password string
 	var err error
 	switch {
 	case a.NTLMv2Hash != "":
+		acct.source = "hash"
 		if nc.NTLMv2Hash, err = ntlm.ParseNTHash(a.NTLMv2Hash); err != nil {
 			return nil, fmt.Errorf("NTLMv2 hash: %w", err)
 		}
 	case a.NTHash != "":
+		acct.source = "hash"
 		if nc.NTHash, err = ntlm.ParseNTHash(a.NTHash); err != nil {
 			return nil, fmt.Errorf("NT hash: %w", err)
 		}
 	case a.PasswordEnv != "":
+		acct.source = "env"
 		if password = e.getenv(a.PasswordEnv); password == "" {
 			return nil, fmt.Errorf("environment variable %s is empty or not set", a.PasswordEnv)
 		}
 	case a.Password != "":
+		acct.source = "config"
 		password = a.Password
 	case secret.passwordStdin:
-		if password, err = readPassword(e, "Password for "+user+": "); err != nil {
-			return nil, err
+		acct.source = "stdin"
+		if password = known.password; password == "" {
+			if password, err = readPassword(e, "Password for "+user+": "); err != nil {
+				return nil, err
+			}
 		}
+	case known.password != "":
+		// A reload: the password read from the keyring, or typed.
+		acct.source, password = known.source, known.password
 	default:
 		// Nothing configured: what `sesame login` stored in the OS
 		// keyring, else a prompt. A keyring that cannot be asked (no
@@ -581,6 +671,7 @@ func proxyCredentials(e *env, secret *secretFlags, a *config.Auth) ([]auth.Crede
 		account := qualifiedUser(user, domain)
 		var kerr error
 		if password, kerr = keyringPassword(e, account); kerr == nil {
+			acct.source = "keyring"
 			break
 		}
 		if e.stdinTerminal {
@@ -592,12 +683,14 @@ func proxyCredentials(e *env, secret *secretFlags, a *config.Auth) ([]auth.Crede
 			if password, err = readPassword(e, "Password for "+user+": "); err != nil {
 				return nil, err
 			}
+			acct.source = "prompt"
 			break
 		}
 		return nil, usagef("no secret for %s (%s); store one with `sesame login --user %s`, or give --password-stdin, --password-env VAR, --nt-hash or --ntlmv2-hash (or auth.* in the config)",
 			user, keyringMiss(kerr), shellQuote(account))
 	}
 	nc.Password = password
+	acct.password = password
 	var creds []auth.Credential
 	if want["negotiate"] {
 		// Kerberos with the password when there is one, and NTLM inside
