@@ -159,7 +159,9 @@ func runDoctor(e *env, args []string) error {
 		suggest.NoProxy = cfg.NoProxy
 		suggest.Auth = config.Auth{Schemes: []string{strings.ToLower(best.cred.Scheme())}, User: cfg.Auth.User, Domain: cfg.Auth.Domain,
 			NTHash: cfg.Auth.NTHash, NTLMv2Hash: cfg.Auth.NTLMv2Hash, PasswordEnv: cfg.Auth.PasswordEnv}
-		b, err := suggest.Marshal()
+		// Only what differs from the defaults: the file then says what is
+		// particular to this network.
+		b, err := suggest.MarshalChanges()
 		if err != nil {
 			return err
 		}
