@@ -25,6 +25,9 @@ func TestGetNamedUserIsAuthoritative(t *testing.T) {
 		{"alice@CORP.TEST:" + alicePW, "alice@CORP.TEST"},
 		{`CORP\alice:` + alicePW, "alice@CORP.TEST"},
 		{"alice@corp.test:" + alicePW, "alice@CORP.TEST"},
+		// A plain name: the default realm, which bob's ticket shows is
+		// this network's.
+		{"alice:" + alicePW, "alice@CORP.TEST"},
 		{":", "bob@CORP.TEST"},
 		// bob's own ticket serves bob: the password is not even used.
 		{"bob@CORP.TEST:not-his-password", "bob@CORP.TEST"},

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/sesame-auth/sesame/auth"
 	"github.com/sesame-auth/sesame/kerberos"
@@ -93,22 +94,33 @@ func newNegotiate(cfg negotiateConfig) (auth.Credential, error) {
 //     first label), pinned to that principal should the cache change;
 //  2. else a login with the password, when Kerberos is wanted: asked for
 //     by name (--auth negotiate), or the user was named with a domain or
-//     realm that krb5.conf configures (kerberos.UserPrincipal; a plain
-//     "bob" would send an AS-REQ to the default realm of a stock
-//     krb5.conf, Debian's ATHENA.MIT.EDU). A KDC that does not
+//     realm that krb5.conf configures (kerberos.UserPrincipal), or as a
+//     plain "bob" while the cache holds a ticket of the default realm
+//     (otherwise a plain name would send an AS-REQ to the default realm
+//     of a stock krb5.conf, Debian's ATHENA.MIT.EDU). A KDC that does not
 //     answer makes the Kerberos mechanism unavailable at handshake time,
 //     and NTLM carries on;
 //  3. else none (nil, nil): NTLM with the password, inside SPNEGO or on
 //     its own.
 func namedKerberos(cfg negotiateConfig, kcfg *kerberos.Config, getenv func(string) string) (*kerberos.Client, error) {
+	cached := "" // the cache's principal, if there is one
 	if path, err := kerberos.CCachePath(getenv("KRB5CCNAME"), kcfg); err == nil {
-		if p, err := kerberos.CCachePrincipal(path); err == nil && kerberos.MatchUser(cfg.user, p) {
-			return kerberos.NewFromCCacheAs("FILE:"+path, p, kcfg)
+		if p, err := kerberos.CCachePrincipal(path); err == nil {
+			if kerberos.MatchUser(cfg.user, p) {
+				return kerberos.NewFromCCacheAs("FILE:"+path, p, kcfg)
+			}
+			cached = p
 		}
 	}
 	principal, configured := kerberos.UserPrincipal(cfg.user, kcfg)
-	_, domain, _ := kerberos.SplitUser(cfg.user)
-	if cfg.password == "" || !(cfg.required || configured && domain != "") {
+	if _, domain, _ := kerberos.SplitUser(cfg.user); domain == "" {
+		// A plain name means the default realm only where a ticket of
+		// that realm shows it is this network's.
+		_, realm, _ := strings.Cut(principal, "@")
+		_, cachedRealm, _ := strings.Cut(cached, "@")
+		configured = configured && realm != "" && strings.EqualFold(realm, cachedRealm)
+	}
+	if cfg.password == "" || !(cfg.required || configured) {
 		if cfg.required && cfg.ntlm == nil {
 			return nil, fmt.Errorf("no Kerberos ticket for %s in the credential cache, and no password to log in with", cfg.user)
 		}
