@@ -330,8 +330,18 @@ func (v *vm) guard(ctx context.Context, f func() (goja.Value, error)) (goja.Valu
 	}
 	ended := make(chan result, 1)
 	go func() {
-		defer func() { <-v.s.slots }()
-		res, err := f()
+		var res goja.Value
+		var err error
+		func() {
+			// A panic here would end the process, not just this call
+			// as it did on the caller's goroutine.
+			defer func() {
+				if p := recover(); p != nil {
+					err = fmt.Errorf("%w: panic: %v", ErrScript, p)
+				}
+			}()
+			res, err = f()
+		}()
 		mu.Lock()
 		finished = true
 		mu.Unlock()
@@ -341,6 +351,7 @@ func (v *vm) guard(ctx context.Context, f func() (goja.Value, error)) (goja.Valu
 			memTimer.Stop()
 		}
 		v.rt.ClearInterrupt()
+		<-v.s.slots
 		ended <- result{res, err}
 	}()
 	var r result
