@@ -36,7 +36,12 @@ stdout (or -o/-O), streamed.
 flags (curl's names):
   -u, --user USER[:PASS]     origin account (DOMAIN\user for NTLM); without
                              :PASS the password is read from stdin (first
-                             line), or asked for without echo on a terminal
+                             line), or asked for without echo on a terminal.
+                             Negotiate uses the Kerberos ticket in the cache
+                             only if it is this user's (CORP\bob matches
+                             bob@CORP.TEST: the realm's first label); else
+                             it logs in with the password, or uses NTLM.
+                             -u : uses whatever ticket the cache holds
       --password-stdin       read the origin password from stdin (the default
                              when -u has no :PASS)
       --password-env VAR     read the origin password from environment VAR
