@@ -46,6 +46,10 @@ type Config struct {
 	DirectFallback bool `toml:"direct_fallback"`
 	// Allow are client networks served besides loopback (gateway mode).
 	Allow []string `toml:"allow"`
+	// AllowLocalhostTargets lets clients of a gateway (allow) reach the
+	// proxy host's loopback, unspecified and own addresses through it
+	// (squid's to_localhost). Refused by default in gateway mode.
+	AllowLocalhostTargets bool `toml:"allow_localhost_targets"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `toml:"log_level"`
 	// NTLMToBasic makes clients authenticate to sesame with Basic as

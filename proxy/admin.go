@@ -69,6 +69,10 @@ type Admin struct {
 // ServeHTTP implements http.Handler.
 func (a *Admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.once.Do(func() { a.started = time.Now() })
+	if !adminHost(r.Host) {
+		misdirected(w, r)
+		return
+	}
 	switch r.URL.Path {
 	case "/":
 		a.status(w, r)

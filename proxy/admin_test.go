@@ -30,7 +30,7 @@ func TestAdmin(t *testing.T) {
 	h := &Admin{Proxy: sw, ProxyAddrs: []string{"0.0.0.0:3128"}, Version: "test"}
 	get := func(path string) (int, string) {
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "http://127.0.0.1:3129"+path, nil))
 		body, _ := io.ReadAll(rec.Result().Body)
 		return rec.Code, string(body)
 	}

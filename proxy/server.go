@@ -42,6 +42,14 @@ type Server struct {
 	// AllowedClients are the networks whose clients are served; empty
 	// means loopback only. A request from elsewhere gets 403.
 	AllowedClients []netip.Prefix
+	// AllowLoopbackTargets lets clients of a gateway (AllowedClients set)
+	// reach the proxy host's loopback, unspecified and own addresses
+	// (squid's to_localhost); without it those targets are refused in
+	// gateway mode. With loopback clients only they are always allowed.
+	AllowLoopbackTargets bool
+	// Listeners are the addresses (host:port) the proxy listens on, so
+	// that a route leading back to the proxy itself is refused.
+	Listeners []string
 	// DialTimeout bounds connecting to an upstream or a DIRECT target.
 	DialTimeout time.Duration
 	// TunnelIdle closes a CONNECT tunnel with no traffic either way for
@@ -99,7 +107,7 @@ func (s *Server) init() {
 		}
 		s.state = s.adopt(s.Transport)
 		s.plain = &auth.Transport{Logger: s.logger(), Proxy: ContextRoute}
-		s.dialer = net.Dialer{Timeout: s.dialTimeout(), KeepAlive: 30 * time.Second}
+		s.dialer = net.Dialer{Timeout: s.dialTimeout(), KeepAlive: 30 * time.Second, ControlContext: s.checkDirectDial}
 	})
 }
 
@@ -158,6 +166,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.logger().Warn("proxy: client not allowed", "client", r.RemoteAddr)
 		http.Error(w, "sesame: your address is not allowed to use this proxy", http.StatusForbidden)
 		return
+	}
+	if r = s.screen(w, r); r == nil {
+		return // a loop, or a gateway client's target on this host (gateway.go)
 	}
 	if r.Method == http.MethodConnect {
 		s.connect(w, r)
@@ -353,11 +364,12 @@ func (s *Server) tryRoutes(routes []*url.URL, attempt func(*url.URL) error) (*ur
 	return nil, err
 }
 
-func (s *Server) routes(target *url.URL) ([]*url.URL, error) {
+func (s *Server) routes(target *url.URL) (rs []*url.URL, err error) {
+	defer func() { rs, err = s.screenRoutes(target, rs, err) }() // gateway.go
 	if s.Router == nil {
 		return []*url.URL{nil}, nil
 	}
-	rs, err := s.Router.Route(target)
+	rs, err = s.Router.Route(target)
 	if err != nil {
 		return nil, err
 	}

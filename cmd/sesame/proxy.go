@@ -50,7 +50,7 @@ type proxyFlags struct {
 	listens, upstreams, allows                     listFlag
 	noProxy, user, domain, workstation, ntlmv2Hash *string
 	schemes, logLevel, admin, pac                  *string
-	directFallback, ntlmToBasic                    *bool
+	directFallback, ntlmToBasic, localTargets      *bool
 	discovered                                     bool // the route came from discovery
 	secret                                         secretFlags
 }
@@ -72,6 +72,7 @@ func newProxyFlags(fs *flag.FlagSet) *proxyFlags {
 	p.logLevel = fs.String("log-level", "", "debug, info, warn or error (default info)")
 	p.pac = fs.String("pac", "", "PAC file `PATH_OR_URL` choosing the route per URL (instead of --upstream)")
 	p.ntlmToBasic = fs.Bool("ntlm-to-basic", false, "clients give DOMAIN\\user:password in Basic; sesame answers the upstream as that user")
+	p.localTargets = fs.Bool("allow-localhost-targets", false, "gateway mode: let --allow clients reach this host's own addresses (127.0.0.1, ...) through the proxy")
 	p.admin = fs.String("admin", "", "loopback `ADDR` for the status page, /metrics and /proxy.pac (e.g. 127.0.0.1:3129)")
 	p.secret.register(fs)
 	return p
@@ -112,6 +113,9 @@ func (p *proxyFlags) config(e *env) (*config.Config, []config.ImportNote, error)
 	}
 	if set["ntlm-to-basic"] {
 		cfg.NTLMToBasic = *p.ntlmToBasic
+	}
+	if set["allow-localhost-targets"] {
+		cfg.AllowLocalhostTargets = *p.localTargets
 	}
 	if set["auth"] {
 		cfg.Auth.Schemes = strings.Split(*p.schemes, ",")
@@ -418,13 +422,15 @@ func buildProxyServer(e *env, cfg *config.Config, secret *secretFlags, logger *s
 		router = &proxy.PACRouter{Loader: newPACLoader(cfg.PAC, cfg.PACFail, logger), NoProxy: np, Health: ups, Logger: logger}
 	}
 	return &proxy.Server{
-		FromClient:          fromClient,
-		CredentialUpstreams: cfg.Auth.Upstreams,
-		Router:              router,
-		Upstreams:           ups,
-		Transport:           tr,
-		AllowedClients:      allowed,
-		Logger:              logger,
+		FromClient:           fromClient,
+		CredentialUpstreams:  cfg.Auth.Upstreams,
+		Router:               router,
+		Upstreams:            ups,
+		Transport:            tr,
+		AllowedClients:       allowed,
+		AllowLoopbackTargets: cfg.AllowLocalhostTargets,
+		Listeners:            cfg.Listen, // a route to one of these is a loop
+		Logger:               logger,
 	}, nil
 }
 
