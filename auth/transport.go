@@ -801,10 +801,12 @@ func (ex *exchange) advance(ctx context.Context, slot **leg, resp *http.Response
 			// A token in answer to our last one: SPNEGO may go on
 			// (the acceptor chose another mechanism). The handshake
 			// says ErrRejected when it cannot.
-			if v, final, err := l.hs.Next(ctx, ch); err == nil {
+			v, final, err := l.hs.Next(ctx, ch)
+			if err == nil {
 				l.value, l.final, l.sent = v, final, false
 				return nextLeg, nil
 			}
+			return ex.refused(ctx, slot, resp, chs, creds, peer, target, err)
 		}
 		return ex.refused(ctx, slot, resp, chs, creds, peer, target, nil)
 	}
@@ -836,6 +838,14 @@ func (ex *exchange) begin(ctx context.Context, slot **leg, resp *http.Response, 
 			v, final, err = hs.Next(ctx, c.ch)
 		}
 		if err != nil {
+			if errors.Is(err, ErrRejected) && !errors.Is(err, ErrMechanismUnavailable) {
+				// A password judged on the way (a KDC refused it while
+				// getting a ticket): it counts toward lockout, so no
+				// other scheme may try it again.
+				t.reject(peer, c.cred, true)
+				t.logger().Warn("auth: credential refused before the peer saw it", "peer", peer, "scheme", c.cred.Scheme(), "identity", c.cred.Identity(), "err", err)
+				return deliver, nil
+			}
 			t.logger().Info("auth: credential cannot answer", "peer", peer, "scheme", c.cred.Scheme(), "identity", c.cred.Identity(), "err", err)
 			continue
 		}
@@ -911,6 +921,9 @@ func (ex *exchange) succeed(conn *httpconn.Conn, resp *http.Response) error {
 		if ConnectionBound(l.cred.Scheme()) {
 			conn.Authenticated = true
 			conn.Scheme = l.cred.Scheme()
+			var who Report
+			who.record(false, l.cred, l.hs)
+			conn.Mechanism, conn.Principal = who.OriginMechanism, who.OriginIdentity
 		}
 	}
 	return nil
@@ -930,14 +943,21 @@ func (ex *exchange) report(conn *httpconn.Conn) {
 	}
 	if conn.Authenticated {
 		*connSide = conn.Scheme
+		if ex.toProxy() {
+			r.ProxyMechanism, r.ProxyIdentity = conn.Mechanism, conn.Principal
+		} else {
+			r.OriginMechanism, r.OriginIdentity = conn.Mechanism, conn.Principal
+		}
 	}
 	if ex.proxy != nil {
 		r.ProxyScheme = ex.proxy.cred.Scheme()
 		r.Handshake = r.Handshake || ConnectionBound(r.ProxyScheme)
+		r.record(true, ex.proxy.cred, ex.proxy.hs)
 	}
 	if ex.origin != nil {
 		r.OriginScheme = ex.origin.cred.Scheme()
 		r.Handshake = r.Handshake || ConnectionBound(r.OriginScheme)
+		r.record(false, ex.origin.cred, ex.origin.hs)
 	}
 }
 

@@ -59,6 +59,10 @@ type Conn struct {
 	// Scheme is the authentication scheme that authenticated it (for
 	// logs and metrics). Set by the caller.
 	Scheme string
+	// Mechanism and Principal say how and as whom it was authenticated
+	// ("kerberos", "alice@CORP.TEST"), so that a request reusing it can
+	// report them. Set by the caller; never a secret.
+	Mechanism, Principal string
 	// Handshakes counts the authentication handshakes begun on this
 	// connection. Updated by the caller.
 	Handshakes int

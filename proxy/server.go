@@ -413,14 +413,22 @@ func (s *Server) access(r *http.Request, route *url.URL, status int, bytes int64
 		target = r.URL.Redacted()
 	}
 	scheme, handshake := "none", false
+	var who []any
 	if rep := auth.ReportFrom(r.Context()); rep != nil {
 		if rep.ProxyScheme != "" {
 			scheme = rep.ProxyScheme
 		}
 		handshake = rep.Handshake
+		if rep.ProxyMechanism != "" {
+			// Which mechanism and principal answered: "kerberos as
+			// alice@CORP.TEST" tells at once whether the named account
+			// or an ambient ticket spoke.
+			who = []any{"mechanism", rep.ProxyMechanism, "principal", rep.ProxyIdentity}
+		}
 	}
-	attrs := []any{"client", r.RemoteAddr, "method", r.Method, "url", target, "upstream", via, "auth", scheme,
-		"handshake", handshake, "status", status, "bytes", bytes, "duration", time.Since(start).Round(time.Microsecond)}
+	attrs := []any{"client", r.RemoteAddr, "method", r.Method, "url", target, "upstream", via, "auth", scheme}
+	attrs = append(attrs, who...)
+	attrs = append(attrs, "handshake", handshake, "status", status, "bytes", bytes, "duration", time.Since(start).Round(time.Microsecond))
 	if err != nil {
 		attrs = append(attrs, "err", err.Error())
 		s.recent.add(RecentError{Time: time.Now(), Method: r.Method, Target: target, Upstream: via, Err: err.Error()})
