@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -331,4 +332,55 @@ func startProxyWith(t *testing.T, bin string, env []string, stdin string, args .
 		time.Sleep(20 * time.Millisecond)
 	}
 	return &proxyProcess{URL: "http://" + addr, stderr: out, cmd: cmd}
+}
+
+// A password typed at the prompt is tried once at start-up: a typo is
+// asked for again at once, on the terminal (script(1) gives sesame one).
+func TestProxyTypedPasswordAskedAgain(t *testing.T) {
+	lab.Require(t, "script")
+	bin := buildSesame(t)
+	origin := httptest.NewServer(http.HandlerFunc(whoOrigin))
+	defer origin.Close()
+	sq := lab.StartSquid(t, lab.SquidOptions{Auth: "basic", Users: []lab.ProxyUser{{User: "alice", Password: "AlicePass123"}}})
+	addr := fmt.Sprintf("127.0.0.1:%d", lab.FreePort(t))
+	cmd := exec.Command("script", "-q", "-e", "-c", strings.Join([]string{bin, "proxy", "--config", "/dev/null", "--listen", addr,
+		"--upstream", sq.Addr, "--user", "alice", "--auth", "basic"}, " "), "/dev/null")
+	cmd.Env = append([]string{"PATH=/usr/bin:/bin", "HOME=" + t.TempDir()}, hermeticKerberosEnv...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out := &lockedBuffer{mu: make(chan struct{}, 1)}
+	cmd.Stdout, cmd.Stderr = out, out
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		cmd.Wait()
+		if strings.Contains(out.String(), "Wrong-Pass-3") || strings.Contains(out.String(), "AlicePass123") {
+			t.Errorf("a password was echoed or logged:\n%s", out.String())
+		}
+	})
+	wait := func(s string, n int) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for strings.Count(out.String(), s) < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q (%d) in:\n%s", s, n, out.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	wait("Password for alice:", 1)
+	io.WriteString(stdin, "Wrong-Pass-3\n")
+	wait("refused the password for alice", 1)
+	wait("Password for alice:", 2)
+	io.WriteString(stdin, "AlicePass123\n")
+	wait("sesame proxy listening", 1)
+	o, err := curl(t, "-x", "http://"+addr, origin.URL+"/typed")
+	if err != nil || !strings.Contains(o, "proxy_user=alice\n") {
+		t.Fatalf("with the password typed again: %v %q\n%s", err, o, out.String())
+	}
 }
