@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -142,10 +143,17 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 // that holds the proxy password (the command has no use for it, and
 // whatever it runs could log or leak it), plus the proxy variables.
 func childEnv(environ []string, passwordEnv, proxyURL string) []string {
+	// The password variable, and the hash variables, which log in as well
+	// as a password does: every child (a pip build backend, an npm
+	// script) could read them.
+	secret := []string{"SESAME_NT_HASH", "SESAME_NTLMV2_HASH"}
+	if passwordEnv != "" {
+		secret = append(secret, passwordEnv)
+	}
 	env := make([]string, 0, len(environ)+6)
 	for _, kv := range environ {
 		k, _, _ := strings.Cut(kv, "=")
-		if passwordEnv != "" && (k == passwordEnv || runtime.GOOS == "windows" && strings.EqualFold(k, passwordEnv)) {
+		if slices.ContainsFunc(secret, func(s string) bool { return k == s || runtime.GOOS == "windows" && strings.EqualFold(k, s) }) {
 			continue
 		}
 		env = append(env, kv)

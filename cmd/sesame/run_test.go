@@ -119,9 +119,9 @@ func TestRunChildDoesNotSeePasswordEnv(t *testing.T) {
 }
 
 func TestChildEnv(t *testing.T) {
-	env := childEnv([]string{"PATH=/bin", "PW=x", "PWX=y", "HTTP_PROXY=old"}, "PW", "http://127.0.0.1:1")
+	env := childEnv([]string{"PATH=/bin", "PW=x", "PWX=y", "HTTP_PROXY=old", "SESAME_NT_HASH=h1", "SESAME_NTLMV2_HASH=h2"}, "PW", "http://127.0.0.1:1")
 	got := strings.Join(env, " ")
-	if strings.Contains(got, "PW=x") || !strings.Contains(got, "PWX=y") || !strings.Contains(got, "HTTP_PROXY=http://127.0.0.1:1") {
+	if strings.Contains(got, "PW=x") || strings.Contains(got, "HASH=") || !strings.Contains(got, "PWX=y") || !strings.Contains(got, "HTTP_PROXY=http://127.0.0.1:1") {
 		t.Errorf("childEnv: %q", env)
 	}
 }
