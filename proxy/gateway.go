@@ -113,6 +113,11 @@ func (s *Server) screen(w http.ResponseWriter, r *http.Request) *http.Request {
 		http.Error(w, "sesame: "+err.Error(), http.StatusForbidden)
 		return nil
 	}
+	if r.Method == http.MethodConnect {
+		// The Transport only dials upstream proxies for a CONNECT; a
+		// DIRECT tunnel goes through s.dialer, which checks its dials.
+		return r
+	}
 	return r.WithContext(httpconn.WithDialCheck(r.Context(), s.checkTransportDial))
 }
 
@@ -166,7 +171,7 @@ func isLocalhostName(host string) bool {
 
 // forbidden says why a is not a target for clients of a gateway, or "".
 func (s *Server) forbidden(a netip.Addr) string {
-	a = a.Unmap()
+	a = a.Unmap().WithZone("")
 	switch {
 	case a.IsLoopback():
 		return "a loopback address"
@@ -213,13 +218,12 @@ func (s *Server) checkDirectDial(ctx context.Context, network, address string, _
 	return s.checkDialAddr(address)
 }
 
-// checkTransportDial checks the dials of a gateway client's request made
-// by a Transport (httpconn.WithDialCheck): those with a DIRECT route in
-// the context go to the target and are checked; a dial to an upstream
-// proxy (a route in the context, or none at all: a CONNECT through an
-// upstream) is not.
+// checkTransportDial checks the dials a Transport makes for a gateway
+// client's plain-HTTP request (httpconn.WithDialCheck): with an upstream
+// route in the context the dial goes to that proxy and is not checked;
+// without one (DIRECT, as for ContextRoute) it goes to the target and is.
 func (s *Server) checkTransportDial(ctx context.Context, network, address string) error {
-	if rt, ok := ctx.Value(routeKey{}).(*url.URL); !ok || rt != nil {
+	if rt, _ := ctx.Value(routeKey{}).(*url.URL); rt != nil {
 		return nil
 	}
 	return s.checkDialAddr(address)

@@ -112,6 +112,21 @@ func TestGatewayTargetDecision(t *testing.T) {
 	if err := gw.checkDialAddr("192.0.2.77:22"); err != nil {
 		t.Errorf("gateway: dial to 192.0.2.77:22: %v", err)
 	}
+	// A Transport's dial goes to an upstream when the context holds a
+	// route (not checked), else to the target (checked).
+	up, _ := url.Parse("http://127.0.0.1:3129")
+	for _, tc := range []struct {
+		ctx     context.Context
+		checked bool
+	}{
+		{context.Background(), true},
+		{context.WithValue(context.Background(), routeKey{}, (*url.URL)(nil)), true},
+		{context.WithValue(context.Background(), routeKey{}, up), false},
+	} {
+		if err := gw.checkTransportDial(tc.ctx, "tcp", "127.0.0.1:3129"); (err != nil) != tc.checked {
+			t.Errorf("transport dial, route %v: %v, checked %v", tc.ctx.Value(routeKey{}), err, tc.checked)
+		}
+	}
 	for _, s := range []*Server{
 		{AllowedClients: gw.AllowedClients, AllowLoopbackTargets: true},
 		{}, // loopback clients only
