@@ -258,8 +258,13 @@ type ExchangeCheck struct {
 	KeyExchangeKey     string `json:"key_exchange_key,omitempty"`
 	ExportedSessionKey string `json:"exported_session_key,omitempty"`
 	// MIC is "valid", "invalid", "absent" (no MIC field or all zero),
-	// or "unchecked" (no NEGOTIATE given, which the MIC also covers).
+	// or "unchecked" (no NEGOTIATE given, which the MIC also covers, or
+	// keys that cannot be derived).
 	MIC string `json:"mic"`
+	// Note explains keys left out: NTLMv1 with LM_KEY or
+	// REQUEST_NON_NT_SESSION_KEY derives them from the LM hash, which the
+	// NT hash does not give.
+	Note string `json:"note,omitempty"`
 }
 
 // CheckExchange verifies an AUTHENTICATE message against the CHALLENGE it
@@ -309,14 +314,24 @@ func CheckExchange(negotiate, challenge, authenticate, ntHash []byte) (*Exchange
 			r.Response = "NTLMv1"
 			r.ProofValid = hmac.Equal(NTLMv1Response(ntHash, sc), m.NTResponse)
 		}
-		// Without the password there is no LM hash; LM_KEY-derived keys
-		// come out wrong, which only matters for LM_KEY peers.
-		kxKey = KeyExchangeKey(m.Flags&^FlagLMKey, baseKey, make([]byte, 16), m.LMResponse, sc)
+		if !m.Flags.Has(FlagExtendedSessionSecurity) && (m.Flags.Has(FlagLMKey) || m.Flags.Has(FlagRequestNonNTSessionKey)) {
+			// These keys come from the LM hash, which the NT hash does
+			// not give: derived from zeros they would be wrong, and
+			// look right.
+			kxKey = nil
+			break
+		}
+		kxKey = KeyExchangeKey(m.Flags, baseKey, nil, m.LMResponse, sc)
 	default:
 		return nil, fmt.Errorf("ntlm: check exchange: %w: no NT response to check (anonymous or LM-only)", ErrMalformed)
 	}
 	r.MIC = "unchecked"
 	if !r.ProofValid {
+		return r, nil
+	}
+	if kxKey == nil {
+		r.SessionBaseKey = hex.EncodeToString(baseKey)
+		r.Note = "LM_KEY or REQUEST_NON_NT_SESSION_KEY: the key exchange key comes from the LM hash, which an NT hash does not give; keys and MIC not derived"
 		return r, nil
 	}
 	exported := kxKey

@@ -1,6 +1,7 @@
 package ntlm
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -144,4 +145,35 @@ func hexString(b []byte) string {
 		out = append(out, digits[c>>4], digits[c&15])
 	}
 	return string(out)
+}
+
+// NTLMv1 with LM_KEY or REQUEST_NON_NT_SESSION_KEY derives its keys from
+// the LM hash, which the NT hash does not give: CheckExchange says so
+// instead of printing keys made from zeros.
+func TestCheckExchangeNTLMv1LMDerivedKeys(t *testing.T) {
+	checked := 0
+	for _, extra := range []NegotiateFlags{FlagLMKey, FlagRequestNonNTSessionKey} {
+		c := &Client{User: `CORP\alice`, Password: "AlicePass123", Compatibility: AllowNTLMv1}
+		chal, _ := (&ChallengeMessage{Flags: FlagUnicode | FlagNTLM | FlagTargetInfo | extra, TargetName: "CORP", ServerChallenge: vServerChal}).Marshal()
+		a, err := c.Authenticate(nil, chal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Our client declines these flags; a peer that sets them anyway
+		// (the NegotiateFlags field at offset 60 is outside what an
+		// NTLMv1 response covers) is what the checker must explain.
+		msg := append([]byte(nil), a.Message...)
+		binary.LittleEndian.PutUint32(msg[60:], binary.LittleEndian.Uint32(msg[60:])|uint32(extra))
+		if m, err := ParseAuthenticate(msg); err != nil || !m.Flags.Has(extra) {
+			t.Fatalf("flag %v not set in the AUTHENTICATE: %v", extra, err)
+		}
+		checked++
+		r, err := CheckExchange(nil, chal, msg, NTHash("AlicePass123"))
+		if err != nil || !r.ProofValid || r.KeyExchangeKey != "" || r.ExportedSessionKey != "" || r.Note == "" {
+			t.Errorf("flag %v: %+v, %v; want a valid proof, no keys and a note", extra, r, err)
+		}
+	}
+	if checked == 0 {
+		t.Fatal("the client kept neither LM_KEY nor REQUEST_NON_NT_SESSION_KEY: nothing was checked")
+	}
 }
