@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"syscall"
 	"testing"
@@ -264,5 +265,45 @@ func TestDialCheck(t *testing.T) {
 	c.Close()
 	if !controlRan {
 		t.Error("the dialer's own Control was skipped")
+	}
+}
+
+// The peer-closed check looks through TLS to the socket underneath.
+func TestPoolReapsPeerClosedTLS(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	srv.StartTLS()
+	defer srv.Close()
+	cfg := srv.Client().Transport.(*http.Transport).TLSClientConfig
+	p := &Pool{
+		Dial:         func(ctx context.Context, key Key) (*Conn, error) { return Dial(ctx, nil, key, cfg) },
+		ReapInterval: 20 * time.Millisecond,
+		IdleTimeout:  time.Hour,
+	}
+	defer p.Close()
+	key := Key{Addr: srv.Listener.Addr().String(), TLS: true}
+	ctx, cancel := context.WithTimeout(context.Background(), hang)
+	defer cancel()
+	c, _, err := p.Get(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", "https://"+key.Addr+"/", nil)
+	resp, err := c.RoundTrip(ctx, req, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadAll(resp.Body)
+	resp.Body.Close()
+	p.Put(c)
+	srv.CloseClientConnections()
+	deadline := time.Now().Add(hang)
+	for p.Stats().Idle != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("TLS connection closed by the server still idle in the pool: %+v", p.Stats())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := c.NetConn().SetReadDeadline(time.Time{}); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("connection still open: %v", err)
 	}
 }
