@@ -92,7 +92,7 @@ func (s *Server) guarding() bool {
 // the request to go on with, or nil when it answered.
 func (s *Server) screen(w http.ResponseWriter, r *http.Request) *http.Request {
 	if seenVia(r.Header.Values("Via")) {
-		err := fmt.Errorf("%w: the request already passed this proxy (Via: %s)", ErrLoop, strings.Join(r.Header.Values("Via"), ", "))
+		err := fmt.Errorf("%w: the request already passed this proxy (its Via names %s); check the upstream proxies and the PAC file", ErrLoop, viaPseudonym)
 		s.stats.Errors.Add(1)
 		s.access(r, nil, http.StatusLoopDetected, 0, time.Now(), err)
 		http.Error(w, "sesame: "+err.Error(), http.StatusLoopDetected)
