@@ -246,8 +246,9 @@ func TestGatewayNetns(t *testing.T) {
 		{"GET http://127.0.0.2:" + lport + "/ HTTP/1.1\r\nHost: x\r\n\r\n", http.StatusForbidden},
 		{"GET " + ownOrigin.URL + "/ HTTP/1.1\r\nHost: x\r\n\r\n", http.StatusForbidden},
 		{"CONNECT " + ownOrigin.Listener.Addr().String() + " HTTP/1.1\r\nHost: x\r\n\r\n", http.StatusForbidden},
-		{"GET http://rebind.test:" + lport + "/ HTTP/1.1\r\nHost: rebind.test\r\n\r\n", http.StatusBadGateway},
-		{"CONNECT rebind.test:" + lport + " HTTP/1.1\r\nHost: rebind.test:" + lport + "\r\n\r\n", http.StatusBadGateway},
+		// Rebinding: refused at connect time, with the same 403.
+		{"GET http://rebind.test:" + lport + "/ HTTP/1.1\r\nHost: rebind.test\r\n\r\n", http.StatusForbidden},
+		{"CONNECT rebind.test:" + lport + " HTTP/1.1\r\nHost: rebind.test:" + lport + "\r\n\r\n", http.StatusForbidden},
 	} {
 		code, body := rawProxy(t, px, tc.req)
 		first, _, _ := strings.Cut(tc.req, "\r\n")

@@ -246,8 +246,12 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		s.stats.Errors.Add(1)
-		s.access(r, route, http.StatusBadGateway, 0, start, err)
-		http.Error(w, "sesame: "+err.Error(), http.StatusBadGateway)
+		status := http.StatusBadGateway
+		if errors.Is(err, ErrForbiddenTarget) {
+			status = http.StatusForbidden
+		}
+		s.access(r, route, status, 0, start, err)
+		http.Error(w, "sesame: "+err.Error(), status)
 		return
 	}
 	defer resp.Body.Close()
@@ -480,7 +484,7 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request) {
 		s.stats.Errors.Add(1)
 		status := http.StatusBadGateway
 		var pce *auth.ProxyConnectError
-		if errors.As(err, &pce) && pce.StatusCode == http.StatusForbidden {
+		if errors.As(err, &pce) && pce.StatusCode == http.StatusForbidden || errors.Is(err, ErrForbiddenTarget) {
 			status = http.StatusForbidden
 		}
 		s.access(r, route, status, 0, start, err)
