@@ -159,8 +159,8 @@ func TestGatewayRefusesLoopbackTargets(t *testing.T) {
 		{"GET http://[::ffff:127.0.0.1]:" + port + "/ HTTP/1.1\r\nHost: x\r\n\r\n", http.StatusForbidden},
 		{"CONNECT " + oaddr + " HTTP/1.1\r\nHost: " + oaddr + "\r\n\r\n", http.StatusForbidden},
 		{"CONNECT localhost:" + port + " HTTP/1.1\r\nHost: localhost:" + port + "\r\n\r\n", http.StatusForbidden},
-		{"GET http://loop.test:" + port + "/ HTTP/1.1\r\nHost: loop.test\r\n\r\n", http.StatusBadGateway},
-		{"CONNECT loop.test:" + port + " HTTP/1.1\r\nHost: loop.test:" + port + "\r\n\r\n", http.StatusBadGateway},
+		{"GET http://loop.test:" + port + "/ HTTP/1.1\r\nHost: loop.test\r\n\r\n", http.StatusForbidden},
+		{"CONNECT loop.test:" + port + " HTTP/1.1\r\nHost: loop.test:" + port + "\r\n\r\n", http.StatusForbidden},
 	} {
 		code, body := rawProxy(t, px, tc.req)
 		first, _, _ := strings.Cut(tc.req, "\r\n")
