@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"html"
 	"io"
 	"net"
 	"net/http"
@@ -142,11 +141,16 @@ func (c *clientRefusals) snapshot() []RefusedCredential {
 
 // Refused lists the credentials that upstreams refused and that are not
 // offered to them again: the configured ones (until ResetRejections or a
-// new Transport) and the latest of NTLM-to-Basic clients. Newest first.
+// new Transport) and the latest of NTLM-to-Basic clients (for
+// refusedWindow). Newest first.
 func (s *Server) Refused() []RefusedCredential {
 	s.init()
 	out := s.state.list()
-	out = append(out, s.stats.clientRefused.snapshot()...)
+	for _, rc := range s.stats.clientRefused.snapshot() {
+		if time.Since(rc.Time) <= refusedWindow {
+			out = append(out, rc) // not tried again yet
+		}
+	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.After(out[j].Time) })
 	return out
 }
@@ -215,34 +219,30 @@ func (s *Server) explainRefusal(w http.ResponseWriter, r *http.Request, route *u
 	if !s.ourCredentialsFor(route) {
 		return false
 	}
-	var msg string
+	var msg, details string
 	switch {
 	case waitingForTicket(s.Transport.ProxyCredentials):
+		details = "no Kerberos ticket yet"
 		msg = fmt.Sprintf("the upstream proxy %s asks for Kerberos (Negotiate), and sesame has no ticket yet: run kinit; sesame uses the ticket as soon as it is there, without a restart.", route.Host)
 	case s.state.refusedAt(canonicalHostPort(route)):
+		details = "the upstream proxy refused the configured credentials"
 		msg = fmt.Sprintf("the upstream proxy %s refused the account sesame is configured with (%s), so sesame stopped offering it (an account locks after a few failures).",
 			route.Host, describeList(s.Transport.ProxyCredentials))
 		if s.RefusedHint != "" {
 			msg += " To fix: " + s.RefusedHint + "."
 		}
 	default:
+		details = "no configured credential fits the upstream proxy's challenge"
 		msg = fmt.Sprintf("the upstream proxy %s asks for authentication that sesame's configured account (%s) cannot answer: see `sesame doctor` for which schemes it offers, and auth.schemes in the configuration.",
 			route.Host, describeList(s.Transport.ProxyCredentials))
 	}
 	s.stats.Errors.Add(1)
-	err := errors.New(msg)
-	s.access(r, route, http.StatusBadGateway, 0, start, err)
-	w.Header().Set("Proxy-Status", `sesame; error=http_request_denied; details="upstream refused the proxy credentials"`)
-	if r.Method == http.MethodConnect {
-		// Browsers and curl do not show a CONNECT's error page; the
-		// status line is what they show.
-		http.Error(w, "sesame: "+msg, http.StatusBadGateway)
-		return true
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	s.access(r, route, http.StatusBadGateway, 0, start, errors.New(msg))
+	// Plain text: curl and pip print it as it is; browsers show it too
+	// (for a CONNECT they show only the status).
+	w.Header().Set("Proxy-Status", fmt.Sprintf("sesame; error=http_request_denied; details=%q", details))
 	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusBadGateway)
-	fmt.Fprintf(w, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>sesame: upstream proxy refused the credentials</title></head>\n<body><h1>sesame: the upstream proxy refused the credentials</h1>\n<p>%s</p>\n</body></html>\n", html.EscapeString(msg))
+	http.Error(w, "sesame: "+msg, http.StatusBadGateway)
 	return true
 }
 

@@ -53,7 +53,8 @@ func (a *proxyAccount) hint(cfg *config.Config) string {
 	if cfg.NTLMToBasic {
 		return ""
 	}
-	return fmt.Sprintf("check the account and auth.upstreams in the configuration, then reload with `kill -HUP %d`", pid)
+	// Single sign-on: the ticket in the credential cache.
+	return fmt.Sprintf("get a ticket the proxy accepts with kinit (or name an account with `sesame login --user`), then reload with `kill -HUP %d`", pid)
 }
 
 // secretOnReload decides what password a reload uses when the
