@@ -246,6 +246,9 @@ func (a *Admin) status(w http.ResponseWriter, r *http.Request) {
 	if len(auth) == 0 {
 		auth = []string{"none (pass-through)"}
 	}
+	if len(s.state.list()) > 0 {
+		auth = append(auth, "REFUSED by the upstream: see Refused credentials")
+	}
 	data := map[string]any{
 		"Version": a.Version, "Uptime": time.Since(a.started).Round(time.Second), "Addrs": a.ProxyAddrs,
 		"Auth": strings.Join(auth, ", "), "Upstreams": a.upstreams(),

@@ -179,7 +179,7 @@ func TestProxyRefusedPasswordIsLoud(t *testing.T) {
 		t.Errorf("%d WARN lines about the refusal, want 1:\n%s", n, p.stderr.String())
 	}
 	page, err := curl(t, "http://"+admin+"/")
-	if err != nil || !strings.Contains(page, `<table id="refused">`) || !strings.Contains(page, "<td>alice</td>") {
+	if err != nil || !strings.Contains(page, `<table id="refused">`) || !strings.Contains(page, "<td>alice</td>") || !strings.Contains(page, "REFUSED") {
 		t.Errorf("status page does not show the refusal: %v\n%s", err, page)
 	}
 	metrics, err := curl(t, "http://"+admin+"/metrics")
@@ -197,7 +197,7 @@ func TestProxyRefusedPasswordIsLoud(t *testing.T) {
 		t.Fatalf("after login and SIGHUP: %v %q\n%s", err, out, p.stderr.String())
 	}
 	page, _ = curl(t, "http://"+admin+"/")
-	if strings.Contains(page, `<table id="refused">`) {
+	if strings.Contains(page, `<table id="refused">`) || strings.Contains(page, "REFUSED") {
 		t.Errorf("status page still shows a refusal after the correction:\n%s", page)
 	}
 	if strings.Contains(p.stderr.String(), "Wrong-Pass-1") {
