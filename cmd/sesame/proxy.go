@@ -139,7 +139,7 @@ func (p *proxyFlags) config(e *env) (*config.Config, []config.ImportNote, error)
 		p.discovered = true
 	}
 	if len(cfg.NoProxy) == 0 {
-		cfg.NoProxy = []string{e.getenv("NO_PROXY") + "," + e.getenv("no_proxy")}
+		cfg.NoProxy = config.NoProxyList(e.getenv("NO_PROXY"), e.getenv("no_proxy"))
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, nil, &usageError{err.Error()}
