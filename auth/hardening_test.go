@@ -304,4 +304,3 @@ func TestTransportPinsCallerAuthenticatedConnections(t *testing.T) {
 		t.Errorf("a closed pin's connection was used again: %d", code)
 	}
 }
-
