@@ -286,7 +286,9 @@ func TestProxyReloadTogglesNTLMToBasic(t *testing.T) {
 	through("/n2b-again", "bob", "--proxy-basic", "-U", "bob:BobPass456")
 }
 
-// startProxyWith is startProxy with stdin.
+// startProxyWith starts `sesame proxy` like a user would, with stdin
+// ("" for none), on a free loopback port; stopped (SIGINT) at cleanup,
+// its log checked for secrets and data races.
 func startProxyWith(t *testing.T, bin string, env []string, stdin string, args ...string) *proxyProcess {
 	t.Helper()
 	port := lab.FreePort(t)
@@ -295,7 +297,9 @@ func startProxyWith(t *testing.T, bin string, env []string, stdin string, args .
 	cmd.Env = append(append([]string{"PATH=/usr/bin:/bin"}, hermeticKerberosEnv...), env...)
 	out := &lockedBuffer{mu: make(chan struct{}, 1)}
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.Stdin = strings.NewReader(stdin)
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -54,48 +53,7 @@ func (b *lockedBuffer) String() string {
 
 func startProxy(t *testing.T, bin string, env []string, args ...string) *proxyProcess {
 	t.Helper()
-	port := lab.FreePort(t)
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	cmd := exec.Command(bin, append([]string{"proxy", "--listen", addr, "--log-level", "debug"}, args...)...)
-	cmd.Env = append(append([]string{"PATH=/usr/bin:/bin"}, hermeticKerberosEnv...), env...)
-	out := &lockedBuffer{mu: make(chan struct{}, 1)}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		// Whatever the test did, the log may never carry a secret.
-		defer func() {
-			if leaked := secretsIn(out.String()); leaked != "" {
-				t.Errorf("sesame proxy's log contains %s", leaked)
-			}
-			if strings.Contains(out.String(), "WARNING: DATA RACE") {
-				t.Errorf("sesame proxy (built with -race) found a data race:\n%s", out.String())
-			}
-		}()
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-			t.Errorf("sesame proxy did not stop on SIGINT\n%s", out.String())
-		}
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sesame proxy did not listen on %s:\n%s", addr, out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return &proxyProcess{URL: "http://" + addr, stderr: out, cmd: cmd}
+	return startProxyWith(t, bin, env, "", args...)
 }
 
 // testSecrets are every password, hash and token prefix the tests use.
