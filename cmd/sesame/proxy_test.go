@@ -195,15 +195,20 @@ func TestProxyAccessLog(t *testing.T) {
 	log := p.stderr.String()
 	// The first request's upstream connection did the NTLM handshake; the
 	// second reused it, authenticated.
-	for path, want := range map[string]string{"/logged ": "auth=NTLM handshake=true", "/logged-again ": "auth=NTLM handshake=false"} {
+	for path, want := range map[string][]string{
+		"/logged ":       {"auth=NTLM ", "mechanism=ntlm ", `principal=CORP\alice `, "handshake=true "},
+		"/logged-again ": {"auth=NTLM ", "mechanism=ntlm ", `principal=CORP\alice `, "handshake=false "},
+	} {
 		sc := bufio.NewScanner(strings.NewReader(log))
 		found := false
 		for sc.Scan() {
 			l := sc.Text() + " "
-			if strings.Contains(l, "msg=access") && strings.Contains(l, path) && strings.Contains(l, "status=200") &&
-				strings.Contains(l, "upstream="+sq.Addr) && strings.Contains(l, want) {
-				found = true
+			ok := strings.Contains(l, "msg=access") && strings.Contains(l, path) && strings.Contains(l, "status=200") &&
+				strings.Contains(l, "upstream="+sq.Addr+" ")
+			for _, w := range want {
+				ok = ok && strings.Contains(l, w)
 			}
+			found = found || ok
 		}
 		if !found {
 			t.Errorf("no access line for %s with %s:\n%s", path, want, log)
