@@ -61,6 +61,8 @@ type Config struct {
 	Admin string `toml:"admin"`
 	// Auth is how sesame authenticates to the upstream proxy.
 	Auth Auth `toml:"auth"`
+	// Serve configures `sesame serve` (see serve.go).
+	Serve Serve `toml:"serve"`
 }
 
 // Auth configures the credentials for the upstream proxy. At most one
@@ -90,7 +92,7 @@ type Auth struct {
 // 127.0.0.1:3128, upstream from the environment (empty here; the caller
 // fills it in), no authentication.
 func Default() *Config {
-	return &Config{Listen: []string{"127.0.0.1:3128"}, LogLevel: "info", Auth: Auth{Schemes: []string{"any"}}}
+	return &Config{Listen: []string{"127.0.0.1:3128"}, LogLevel: "info", Auth: Auth{Schemes: []string{"any"}}, Serve: DefaultServe()}
 }
 
 // Example is a complete, commented configuration file.
@@ -269,7 +271,7 @@ func (c *Config) Validate() error {
 	if n > 0 && c.Auth.User == "" {
 		return fmt.Errorf("%w: auth: a secret needs auth.user", ErrInvalid)
 	}
-	return nil
+	return c.Serve.Validate()
 }
 
 // Warnings lists settings that work but should be changed.

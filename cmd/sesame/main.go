@@ -5,6 +5,7 @@
 // Usage:
 //
 //	sesame proxy [flags]                 the local authenticating proxy (127.0.0.1:3128)
+//	sesame serve --backend URL           an authenticating reverse proxy in front of a web app
 //	sesame get URL [flags]               fetch a URL like curl, answering challenges
 //	sesame doctor [flags]                diagnose the upstream proxy and the credentials
 //	sesame pac [--file F | --url U] URL  evaluate a PAC file as a browser would
@@ -52,6 +53,7 @@ var commands = map[string]command{
 	"hash":    {"print the NT and NTLMv2 hashes of a password, for a config file", runHash},
 	"get":     {"fetch a URL like curl, answering NTLM/Negotiate/Digest/Basic challenges", runGet},
 	"proxy":   {"run the local authenticating proxy (default 127.0.0.1:3128)", runProxy},
+	"serve":   {"serve a web app behind Negotiate/NTLM/Basic/Digest login, as a reverse proxy", runServe},
 	"env":     {"print shell exports that point HTTP(S)_PROXY at sesame", runEnv},
 	"run":     {"run a command with HTTP(S)_PROXY pointing at sesame (starting one if none runs)", runRun},
 	"pac":     {"evaluate a PAC file for URLs, as a browser would", runPAC},
