@@ -1,0 +1,79 @@
+#!/usr/bin/python3
+"""GSS-API initiator for sesame's acceptor tests: MIT krb5's libgssapi
+through python3-gssapi, with the ticket cache in $KRB5CCNAME. Nothing here
+is sesame's code.
+
+usage: gss_initiator.py TARGET MECH [--mutual] [--deleg] [--cb HEX]
+  TARGET  host-based service name, e.g. HTTP@localhost
+  MECH    krb5 or spnego
+  --cb    channel bindings application data, hex (e.g. of
+          "tls-server-end-point:" + hash)
+
+Protocol, one line each way:
+  stdout: TOKEN <base64 initial token>
+  stdin : <base64 acceptor token> or "-" (none)
+  stdout: TOKEN <base64> (another leg) | COMPLETE [<base64 last token>]
+        | ERROR <message>
+"""
+import base64
+import sys
+
+import gssapi
+import gssapi.exceptions
+import gssapi.raw
+
+MECHS = {
+    'krb5': gssapi.OID.from_int_seq('1.2.840.113554.1.2.2'),
+    'spnego': gssapi.OID.from_int_seq('1.3.6.1.5.5.2'),
+}
+
+
+def say(line):
+    sys.stdout.write(line + '\n')
+    sys.stdout.flush()
+
+
+def main():
+    target, mech = sys.argv[1], MECHS[sys.argv[2]]
+    args = sys.argv[3:]
+    flags = [gssapi.RequirementFlag.integrity, gssapi.RequirementFlag.out_of_sequence_detection]
+    if '--mutual' in args:
+        flags.append(gssapi.RequirementFlag.mutual_authentication)
+    if '--deleg' in args:
+        flags.append(gssapi.RequirementFlag.delegate_to_peer)
+    cb = None
+    if '--cb' in args:
+        data = bytes.fromhex(args[args.index('--cb') + 1])
+        cb = gssapi.raw.ChannelBindings(application_data=data)
+    try:
+        ctx = gssapi.SecurityContext(
+            name=gssapi.Name(target, gssapi.NameType.hostbased_service),
+            mech=mech, usage='initiate', flags=flags, channel_bindings=cb)
+        tok = ctx.step()
+    except gssapi.exceptions.GSSError as e:
+        say('ERROR %s' % e)
+        return 1
+    say('TOKEN %s' % base64.b64encode(tok).decode())
+    while not ctx.complete:
+        line = sys.stdin.readline()
+        if not line:
+            say('ERROR acceptor went away')
+            return 1
+        line = line.strip()
+        try:
+            out = ctx.step(b'' if line == '-' else base64.b64decode(line))
+            complete = ctx.complete
+        except gssapi.exceptions.GSSError as e:
+            say('ERROR %s' % e)
+            return 1
+        b64 = base64.b64encode(out).decode() if out else ''
+        if complete:
+            say('COMPLETE %s' % b64)
+            return 0
+        say('TOKEN %s' % b64)
+    say('COMPLETE')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
