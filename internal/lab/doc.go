@@ -38,6 +38,10 @@
 //     the test's own HOME.
 //   - [StartWine]: a private Wine prefix (with the bcryptprimitives.dll
 //     shim Go needs) to run GOOS=windows binaries, services included.
+//   - [StartADDC]: a real Active Directory (Samba AD DC: KDC with PACs
+//     and group memberships, LDAP, DNS, winbindd) with squid demanding
+//     Negotiate, NTLM (verified by the DC through winbind) and Basic, in a
+//     network namespace the test creates (root; about 10 s to start).
 //   - [Isolate]: re-runs a test in a network and mount namespace of its
 //     own with a test-owned /etc/hosts (only loopback inside).
 //
