@@ -1,15 +1,16 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"text/tabwriter"
+	"time"
 
-	krbclient "github.com/jcmturner/gokrb5/v8/client"
 	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
 	"github.com/jcmturner/gokrb5/v8/keytab"
-	"github.com/jcmturner/gokrb5/v8/types"
 
 	"github.com/sesame-auth/sesame/config"
 	"github.com/sesame-auth/sesame/kerberos"
@@ -90,9 +91,9 @@ func runServeCheck(e *env, s *config.Serve, user string, secret *secretFlags) er
 	if err != nil {
 		return err
 	}
-	kt, err := keytab.Load(path)
+	kt, err := kerberos.LoadKeytab(path)
 	if err != nil {
-		return fmt.Errorf("keytab %s: %w", path, err)
+		return err
 	}
 	entries := keytabPrincipals(kt)
 	if len(entries) == 0 {
@@ -130,27 +131,32 @@ func runServeCheck(e *env, s *config.Serve, user string, secret *secretFlags) er
 	if err != nil {
 		return err
 	}
-	name, realm, _ := strings.Cut(user, "@")
-	if realm == "" {
-		realm = kcfg.LibDefaults.DefaultRealm
-	}
-	cl := krbclient.NewWithPassword(name, realm, password, kcfg.Config, krbclient.DisablePAFXFAST(true))
-	defer cl.Destroy()
-	if err := cl.Login(); err != nil {
-		return fmt.Errorf("kerberos login as %s@%s: %w", name, realm, err)
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 	failed := 0
 	for _, en := range entries {
-		spn, _, _ := strings.Cut(en.principal, "@")
 		if s.SPN != "" && !spnMatches(s.SPN, en.principal) {
 			continue
 		}
-		if err := checkServiceTicket(cl, kt, spn); err != nil {
+		// The same path as a visitor's ticket: AS-REQ as the user,
+		// TGS-REQ for the principal, then the acceptor's full check
+		// (decryption with the keytab, authenticator, PAC signature).
+		a := &kerberos.Acceptor{Keytab: kt, Principal: en.principal}
+		r, err := a.VerifyPassword(ctx, kcfg, user, password)
+		if errors.Is(err, kerberos.ErrLoginRefused) {
+			// Not once per principal: domain accounts lock out.
+			return fmt.Errorf("the KDC refused the login of %s: %w", user, err)
+		}
+		if err != nil {
 			failed++
 			fmt.Fprintf(e.stdout, "  %s: FAILED: %v\n", en.principal, err)
 			continue
 		}
-		fmt.Fprintf(e.stdout, "  %s: ok, a ticket for %s@%s decrypts with the keytab\n", en.principal, name, realm)
+		pac := "no PAC"
+		if r.PAC {
+			pac = fmt.Sprintf("PAC signature verified, %d group SIDs", len(r.GroupSIDs))
+		}
+		fmt.Fprintf(e.stdout, "  %s: ok, a ticket for %s decrypts with the keytab (%s)\n", en.principal, r.Principal, pac)
 	}
 	if failed > 0 {
 		return fmt.Errorf("%d service principal(s) failed", failed)
@@ -166,18 +172,4 @@ func spnMatches(spn, principal string) bool {
 	}
 	p, _, _ := strings.Cut(principal, "@")
 	return strings.EqualFold(spn, p)
-}
-
-// checkServiceTicket gets a ticket for spn and decrypts it with the
-// keytab.
-func checkServiceTicket(cl *krbclient.Client, kt *keytab.Keytab, spn string) error {
-	tkt, _, err := cl.GetServiceTicket(spn)
-	if err != nil {
-		return fmt.Errorf("no ticket from the KDC: %w", err)
-	}
-	sname := types.NewPrincipalName(tkt.SName.NameType, spn)
-	if err := tkt.DecryptEncPart(kt, &sname); err != nil {
-		return fmt.Errorf("the keytab does not decrypt the KDC's ticket (kvno %d, %s): %w", tkt.EncPart.KVNO, etypeName(tkt.EncPart.EType), err)
-	}
-	return nil
 }
