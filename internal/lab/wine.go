@@ -140,8 +140,17 @@ func StartWine(t testing.TB) *Wine {
 // starts, services.exe above all, inherit its standard handles and outlive
 // it, so a pipe would never reach EOF and Wait would hang.
 func (w *Wine) Command(ctx context.Context, program string, args ...string) *exec.Cmd {
+	return w.CommandEnv(ctx, nil, program, args...)
+}
+
+// CommandEnv is Command with extra environment entries (KEY=value, the
+// last of duplicate keys wins), which the Windows program sees too: Wine
+// passes the Linux environment through. KRB5_CONFIG and KRB5CCNAME reach
+// Wine's Kerberos provider this way, which runs MIT libkrb5 on the Linux
+// side and so reads the Linux credential cache.
+func (w *Wine) CommandEnv(ctx context.Context, env []string, program string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, wineBin, append([]string{program}, args...)...)
-	cmd.Env = w.env
+	cmd.Env = append(append([]string(nil), w.env...), env...)
 	cmd.Dir = w.Dir
 	return cmd
 }
@@ -150,6 +159,11 @@ func (w *Wine) Command(ctx context.Context, program string, args ...string) *exe
 // its output (stdout and stderr) and exit status; err is set only when it
 // could not run or was killed at the timeout.
 func (w *Wine) Run(timeout time.Duration, program string, args ...string) (out string, code int, err error) {
+	return w.RunEnv(timeout, nil, program, args...)
+}
+
+// RunEnv is Run with extra environment entries, as for CommandEnv.
+func (w *Wine) RunEnv(timeout time.Duration, env []string, program string, args ...string) (out string, code int, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	f, err := os.CreateTemp(w.Dir, "run-*.log")
@@ -158,7 +172,7 @@ func (w *Wine) Run(timeout time.Duration, program string, args ...string) (out s
 	}
 	defer os.Remove(f.Name())
 	defer f.Close()
-	cmd := w.Command(ctx, program, args...)
+	cmd := w.CommandEnv(ctx, env, program, args...)
 	cmd.Stdout, cmd.Stderr = f, f
 	err = cmd.Run()
 	b, _ := os.ReadFile(f.Name())
