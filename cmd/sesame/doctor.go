@@ -138,6 +138,9 @@ func runDoctor(e *env, args []string) error {
 					how = fmt.Sprintf(", %s as %s", rep.ProxyMechanism, rep.ProxyIdentity)
 				}
 				fmt.Fprintf(w, "  %s as %s: ok (%s)%s\n", cred.Scheme(), cred.Identity(), resp.Status, how)
+				if src := credentialSource(cred); src != "" {
+					fmt.Fprintf(w, "    credentials from %s\n", src)
+				}
 				works = append(works, success{u.Host, cred})
 			}
 		}

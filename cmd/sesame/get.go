@@ -91,6 +91,10 @@ flags (curl's names):
                              Kerberos only: credential delegation
       --spn SPN              Kerberos only: service principal (default
                              HTTP/host)
+      --sspi                 Windows only: answer Negotiate and NTLM with
+                             Windows' own security packages (SSPI), with the
+                             account of -u, or as the logged-on user. Without
+                             an account ("-u :") SSPI is the default there.
 
 A progress bar is drawn on stderr when it is a terminal, the body goes to
 a file, and the download is large or of unknown size.
@@ -185,6 +189,7 @@ type getOptions struct {
 	verbose, silent, fail  bool
 	maxTime                float64
 	delegation, spn        string
+	sspi                   bool // Windows' own security packages (sspi_windows.go)
 }
 
 // runGet implements "sesame get": a curl-like fetch through the
@@ -246,6 +251,7 @@ func runGet(e *env, args []string) error {
 	fs.Float64Var(&o.maxTime, "max-time", 0, "")
 	fs.StringVar(&o.delegation, "delegation", "none", "")
 	fs.StringVar(&o.spn, "spn", "", "")
+	fs.BoolVar(&o.sspi, "sspi", false, "")
 
 	rest, err := parseFlags(fs, args)
 	if err != nil {
@@ -849,6 +855,9 @@ func (o *getOptions) originCredentials(pw *passwordReader, schemes map[string]bo
 		if sources > 0 {
 			return nil, usagef("--password-stdin, --password-env and --nt-hash need -u USER")
 		}
+		if o.sspi {
+			return sspiCredentials(schemes, "", "", o.spn, o.delegation)
+		}
 		// No account, or curl's "-u :": only Kerberos single sign-on
 		// could answer, from the credential cache.
 		// "-u :" asks for it with any scheme, as curl's --negotiate -u :
@@ -889,6 +898,12 @@ func (o *getOptions) originCredentials(pw *passwordReader, schemes map[string]bo
 		password = p
 	}
 
+	if o.sspi {
+		if ntHash != nil {
+			return nil, usagef("--sspi takes a password, not --nt-hash")
+		}
+		return sspiCredentials(schemes, user, password, o.spn, o.delegation)
+	}
 	var creds []auth.Credential
 	if schemes["negotiate"] && ntHash == nil {
 		// NTLM inside SPNEGO too, for servers whose Negotiate takes

@@ -25,6 +25,14 @@ type negotiateConfig struct {
 	ntlm *ntlm.Client
 }
 
+// getenvOr reads the environment through getenv, "" without one.
+func (c negotiateConfig) getenvOr(k string) string {
+	if c.getenv == nil {
+		return ""
+	}
+	return c.getenv(k)
+}
+
 // newNegotiate builds a Negotiate credential: Kerberos from the credential
 // cache (KRB5CCNAME) or from the user's password, with krb5.conf from
 // KRB5_CONFIG.
@@ -37,6 +45,12 @@ type negotiateConfig struct {
 // whatever KDC a stock krb5.conf names (Debian's names ATHENA.MIT.EDU).
 // It returns nil, nil when there is nothing to offer.
 func newNegotiate(cfg negotiateConfig) (auth.Credential, error) {
+	if cfg.user == "" && cfg.password == "" {
+		// Single sign-on from the platform (Windows SSPI) first.
+		if c, ok, err := platformSSO(cfg); ok || err != nil {
+			return c, err
+		}
+	}
 	getenv := cfg.getenv
 	if getenv == nil {
 		getenv = func(string) string { return "" }
