@@ -76,7 +76,7 @@ type Serve struct {
 	OptionalPaths []string `toml:"optional_paths"`
 	OffPaths      []string `toml:"off_paths"`
 	// LoginPath always demands authentication, then redirects back to
-	// the page named by its ?next= parameter (a local path) or to /.
+	// the page named by its ?return= parameter (a local path) or to /.
 	LoginPath string `toml:"login_path"`
 
 	// UserHeader, GroupsHeader and RealmHeader are the request headers

@@ -52,7 +52,7 @@ var serveStringFlags = []struct{ name, usage string }{
 	{"htdigest", "Digest accounts: an Apache htdigest `FILE` (its realm is --realm)"},
 	{"realm", "realm of the Basic and Digest challenges"},
 	{"mode", "required (default), optional (anonymous visitors get the page; log in at --login-path) or off"},
-	{"login-path", "path that always asks for a login, then redirects to ?next= (default /login)"},
+	{"login-path", "path that always asks for a login, then redirects to ?return= (default /login)"},
 	{"log-level", "debug, info, warn or error (default info)"},
 }
 

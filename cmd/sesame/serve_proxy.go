@@ -214,9 +214,9 @@ func recordUser(r *http.Request, u *serveUser) {
 }
 
 // loginRedirect answers the login path once authenticated: back to the
-// page named by ?next=, if it is a path on this site, else to /.
+// page named by ?return=, if it is a path on this site, else to /.
 func loginRedirect(w http.ResponseWriter, r *http.Request) {
-	next := r.URL.Query().Get("next")
+	next := r.URL.Query().Get("return")
 	// Only a local absolute path: "//evil.example" and "/\evil" are
 	// another site to browsers.
 	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, `/\`) || strings.ContainsAny(next, "\r\n") {
