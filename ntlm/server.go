@@ -150,6 +150,11 @@ type Identity struct {
 	SessionKey []byte
 	// TargetName is the SPN the client named in MsvAvTargetName, if any.
 	TargetName string
+	// UserSID and Groups are the account's SID and its group SIDs (or
+	// names), as a ResponseVerifier reports them; a local store leaves
+	// them empty.
+	UserSID string
+	Groups  []string
 }
 
 // ServerHandshake is the acceptor's state for one connection between the
@@ -425,30 +430,20 @@ func (h *ServerHandshake) verify(ctx context.Context, m *AuthenticateMessage, ra
 	case n != 0 && n < 24:
 		return nil, fmt.Errorf("%w: NT response of %d bytes", ErrMalformed, n)
 	}
-	cred, err := s.Store.LookupCredential(ctx, m.Domain, m.User)
-	if err != nil {
-		if errors.Is(err, ErrUnknownUser) {
-			return nil, fmt.Errorf("%w: %w", ErrAuthFailed, err)
-		}
-		return nil, fmt.Errorf("ntlm: credential store: %w", err)
-	}
-	if len(cred.NTHash) != 16 {
-		return nil, fmt.Errorf("ntlm: credential store returned an NT hash of %d bytes", len(cred.NTHash))
-	}
 	flags := h.negotiated(m.Flags)
-	id := &Identity{User: cred.User, Domain: cred.Domain, Workstation: m.Workstation, Flags: flags}
-	var keyExchangeKey []byte
-	var ti TargetInfo
-	if len(m.NTResponse) > 24 {
-		id.NTLMVersion = 2
-		if keyExchangeKey, ti, err = h.verifyV2(m, cred, now); err != nil {
-			return nil, err
-		}
+	var (
+		id             *Identity
+		keyExchangeKey []byte
+		ti             TargetInfo
+		err            error
+	)
+	if rv, ok := s.Store.(ResponseVerifier); ok {
+		id, keyExchangeKey, ti, err = h.verifyRemote(ctx, rv, m, flags, now)
 	} else {
-		id.NTLMVersion = 1
-		if keyExchangeKey, err = h.verifyV1(m, flags, cred); err != nil {
-			return nil, err
-		}
+		id, keyExchangeKey, ti, err = h.verifyLocal(ctx, m, flags, now)
+	}
+	if err != nil {
+		return nil, err
 	}
 	id.SessionKey = keyExchangeKey
 	if flags.Has(FlagKeyExchange) {
@@ -485,6 +480,31 @@ func (h *ServerHandshake) verify(ctx context.Context, m *AuthenticateMessage, ra
 		return nil, fmt.Errorf("%w: %q", ErrTargetName, id.TargetName)
 	}
 	return id, nil
+}
+
+// verifyLocal checks the responses with the account's hashes from the
+// credential store, and returns the Identity so far, the key exchange key
+// and (NTLMv2) the client's AV pairs.
+func (h *ServerHandshake) verifyLocal(ctx context.Context, m *AuthenticateMessage, flags NegotiateFlags, now time.Time) (*Identity, []byte, TargetInfo, error) {
+	cred, err := h.s.Store.LookupCredential(ctx, m.Domain, m.User)
+	if err != nil {
+		if errors.Is(err, ErrUnknownUser) {
+			return nil, nil, nil, fmt.Errorf("%w: %w", ErrAuthFailed, err)
+		}
+		return nil, nil, nil, fmt.Errorf("ntlm: credential store: %w", err)
+	}
+	if len(cred.NTHash) != 16 {
+		return nil, nil, nil, fmt.Errorf("ntlm: credential store returned an NT hash of %d bytes", len(cred.NTHash))
+	}
+	id := &Identity{User: cred.User, Domain: cred.Domain, Workstation: m.Workstation, Flags: flags}
+	if len(m.NTResponse) > 24 {
+		id.NTLMVersion = 2
+		kxk, ti, err := h.verifyV2(m, cred, now)
+		return id, kxk, ti, err
+	}
+	id.NTLMVersion = 1
+	kxk, err := h.verifyV1(m, flags, cred)
+	return id, kxk, nil, err
 }
 
 // verifyV2 checks an NTLMv2 response as received (the blob is never
