@@ -101,3 +101,7 @@ func (r *AcceptResult) VerifyMIC(data, mic []byte) error {
 	}
 	return nil
 }
+
+// MICAvailable reports whether MIC and VerifyMIC work for this context:
+// its key is of an RFC 4121 encryption type (not DES or RC4).
+func (r *AcceptResult) MICAvailable() bool { return cfx(r.key.KeyType) }

@@ -4,8 +4,11 @@ through python3-gssapi, with the ticket cache in $KRB5CCNAME. Nothing here
 is sesame's code.
 
 usage: gss_initiator.py TARGET MECH [--mutual] [--deleg] [--cb HEX]
+                        [--ntlm 'DOMAIN\\user' PASSWORD]
   TARGET  host-based service name, e.g. HTTP@localhost
   MECH    krb5 or spnego
+  --ntlm  SPNEGO with gss-ntlmssp as the only mechanism, logging in with
+          the password instead of the ticket cache
   --cb    channel bindings application data, hex (e.g. of
           "tls-server-end-point:" + hash)
 
@@ -26,6 +29,7 @@ MECHS = {
     'krb5': gssapi.OID.from_int_seq('1.2.840.113554.1.2.2'),
     'spnego': gssapi.OID.from_int_seq('1.3.6.1.5.5.2'),
 }
+NTLMSSP = gssapi.OID.from_int_seq('1.3.6.1.4.1.311.2.2.10')
 
 
 def say(line):
@@ -45,10 +49,19 @@ def main():
     if '--cb' in args:
         data = bytes.fromhex(args[args.index('--cb') + 1])
         cb = gssapi.raw.ChannelBindings(application_data=data)
+    creds = None
     try:
+        if '--ntlm' in args:
+            i = args.index('--ntlm')
+            user, password = args[i + 1], args[i + 2]
+            creds = gssapi.raw.acquire_cred_with_password(
+                gssapi.Name(user, gssapi.NameType.user), password.encode(),
+                usage='initiate', mechs=[MECHS['spnego']]).creds
+            gssapi.raw.set_neg_mechs(creds, [NTLMSSP])
         ctx = gssapi.SecurityContext(
             name=gssapi.Name(target, gssapi.NameType.hostbased_service),
-            mech=mech, usage='initiate', flags=flags, channel_bindings=cb)
+            mech=mech, usage='initiate', flags=flags, channel_bindings=cb,
+            creds=creds)
         tok = ctx.step()
     except gssapi.exceptions.GSSError as e:
         say('ERROR %s' % e)
