@@ -98,6 +98,11 @@ type Middleware struct {
 	LoginPath        string
 	LoginReturnParam string
 
+	// Sessions, if set, gives a client that authenticated a session
+	// cookie, so that its later requests and connections skip the
+	// handshake.
+	Sessions *SessionCookies
+
 	// Groups, if set, names the SIDs of users' groups.
 	Groups GroupNamer
 
@@ -179,11 +184,31 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		unauthorized(w)
 		return
 	}
+	fresh := o.user != nil
 	if o.user == nil && o.err == nil && cs != nil {
 		o.user = m.connUser(cs)
 	}
+	if o.user == nil && o.err == nil && m.Sessions != nil {
+		u, err := m.Sessions.Open(r)
+		switch {
+		case err != nil:
+			m.log().Info("auth: session cookie refused", "remote", r.RemoteAddr, "path", r.URL.Path, "err", err)
+			http.SetCookie(w, m.Sessions.Clear(r))
+		case u != nil:
+			o.user = u
+		}
+	}
 	if o.user != nil {
-		m.nameGroups(r.Context(), o.user)
+		if fresh {
+			m.nameGroups(r.Context(), o.user)
+			if m.Sessions != nil {
+				if c, err := m.Sessions.Issue(r, o.user); err != nil {
+					m.log().Warn("auth: no session cookie", "user", o.user.Principal, "err", err)
+				} else {
+					http.SetCookie(w, c)
+				}
+			}
+		}
 		if o.final != "" {
 			w.Header().Set("WWW-Authenticate", o.final)
 		}

@@ -1,7 +1,9 @@
 package auth_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -106,5 +108,55 @@ func FuzzMiddlewareAuthorization(f *testing.F) {
 			}
 		}
 		m.ConnState(c1, http.StateClosed)
+	})
+}
+
+// FuzzSessionOpen opens arbitrary cookie values, and valid ones with a
+// byte flipped: none may open but an untouched one.
+func FuzzSessionOpen(f *testing.F) {
+	key := make([]byte, 32)
+	s := &auth.SessionCookies{Keys: [][]byte{key}}
+	r := httptest.NewRequest("GET", "/", nil)
+	c, err := s.Issue(r, &auth.User{Name: "alice", Principal: "alice"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(c.Value, -1)
+	f.Add(c.Value, 10)
+	f.Add("", 0)
+	f.Add("AAAA", 1)
+	open := func(v string) bool {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.AddCookie(&http.Cookie{Name: auth.DefaultSessionCookie, Value: v})
+		u, err := s.Open(r)
+		return err == nil && u != nil
+	}
+	f.Fuzz(func(t *testing.T, v string, flip int) {
+		if !open(v) || flip < 0 || flip >= len(v) {
+			return
+		}
+		b := []byte(v)
+		b[flip] ^= 0x01
+		d1, err1 := base64.RawURLEncoding.DecodeString(v)
+		d2, err2 := base64.RawURLEncoding.DecodeString(string(b))
+		if err1 == nil && err2 == nil && bytes.Equal(d1, d2) {
+			return // base64's unused trailing bits: the same bytes
+		}
+		if open(string(b)) {
+			t.Fatalf("opened a modified cookie %q", b)
+		}
+	})
+}
+
+func FuzzParseSessionKeys(f *testing.F) {
+	f.Add(strings.Repeat("ab", 32) + "\n# old\n" + strings.Repeat("cd", 32) + "\n")
+	f.Add("xyz\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		keys, err := auth.ParseSessionKeys(strings.NewReader(s))
+		for _, k := range keys {
+			if err == nil && len(k) != 32 {
+				t.Fatalf("key of %d bytes", len(k))
+			}
+		}
 	})
 }
