@@ -56,6 +56,7 @@ type Credential struct {
 	mu      sync.Mutex
 	cred    *secHandle
 	credErr error
+	lastErr error // the last handshake's failure to start
 
 	handshakes, verified, mutualFailed, open atomic.Int64
 }
@@ -183,6 +184,20 @@ func identity(user, domain, password string) (*winntAuthIdentity, error) {
 	}, nil
 }
 
+// LastError returns why the last handshake could not start (no
+// ticket, no domain controller, no such package), nil if it could.
+func (c *Credential) LastError() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lastErr
+}
+
+func (c *Credential) setLastError(err error) {
+	c.mu.Lock()
+	c.lastErr = err
+	c.mu.Unlock()
+}
+
 // Close frees the credentials handle. Handshakes in flight keep working
 // until they end; later ones acquire a new handle.
 func (c *Credential) Close() error {
@@ -199,6 +214,7 @@ func (c *Credential) Close() error {
 func (c *Credential) Start(t *auth.Target) (auth.Handshake, error) {
 	cred, err := c.credentials()
 	if err != nil {
+		c.setLastError(err)
 		return nil, fmt.Errorf("sspi: %w: %w", auth.ErrMechanismUnavailable, err)
 	}
 	spn := c.SPN
@@ -341,7 +357,9 @@ func (h *handshake) fail(err error) error {
 		// The package or KDC judged the password before the peer did.
 		return fmt.Errorf("sspi: %w: %w", auth.ErrRejected, err)
 	case h.legs <= 1:
-		return fmt.Errorf("sspi: %w: %s for %s: %w", auth.ErrMechanismUnavailable, h.c.pkg(), h.spn, hint(err))
+		err = fmt.Errorf("%s for %s: %w", h.c.pkg(), h.spn, hint(err))
+		h.c.setLastError(err)
+		return fmt.Errorf("sspi: %w: %w", auth.ErrMechanismUnavailable, err)
 	}
 	return fmt.Errorf("sspi: %w: %w", auth.ErrRejected, err)
 }
@@ -382,6 +400,9 @@ func (h *handshake) Next(_ context.Context, ch *auth.Challenge) (string, bool, e
 	}
 	if len(out) == 0 {
 		return "", false, h.fail(fmt.Errorf("sspi: %w: %s produced no token", ErrHandshake, h.c.pkg()))
+	}
+	if h.legs == 1 {
+		h.c.setLastError(nil)
 	}
 	mech, final := classify(out)
 	if scheme == "NTLM" {

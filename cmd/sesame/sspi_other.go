@@ -15,3 +15,6 @@ func sspiCredentials(map[string]bool, string, string, string, string) ([]auth.Cr
 
 // credentialSource: no platform credentials outside Windows.
 func credentialSource(auth.Credential) string { return "" }
+
+// credentialFailures: no platform credentials outside Windows.
+func credentialFailures([]auth.Credential) string { return "" }

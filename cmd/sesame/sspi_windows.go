@@ -3,6 +3,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/sesame-auth/sesame/auth"
@@ -56,4 +57,18 @@ func credentialSource(c auth.Credential) string {
 		return "Windows SSPI, as the logged-on user (no account configured; set auth.user for sesame's own NTLM/Kerberos)"
 	}
 	return "Windows SSPI, with the account given (--sspi)"
+}
+
+// credentialFailures says why SSPI credentials could not answer (no
+// ticket, no domain controller), which the 401 alone does not tell.
+func credentialFailures(creds []auth.Credential) string {
+	var b strings.Builder
+	for _, c := range creds {
+		if s, ok := c.(*sspi.Credential); ok {
+			if err := s.LastError(); err != nil {
+				fmt.Fprintf(&b, "; %s could not answer: %v", s.Identity(), err)
+			}
+		}
+	}
+	return b.String()
 }

@@ -3,6 +3,9 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -73,4 +76,50 @@ func TestSSPIUnderWine(t *testing.T) {
 			t.Errorf("the -v log does not show SSPI answering with Kerberos:\n%s", out)
 		}
 	})
+
+	t.Run("ntlm-explicit", func(t *testing.T) {
+		code, out, took := l.sesame(t, nil, "get", "-v", "--sspi", "--auth", "ntlm", "-u", `CORP\alice:`+getPassword, l.apache.URL+"/ntlm/?right")
+		t.Logf("sesame.exe get --sspi --auth ntlm took %v", took)
+		if code != 0 || !strings.Contains(out, `user=CORP\alice`) || !strings.Contains(out, "identity=sspi:CORP") {
+			t.Fatalf("--sspi NTLM: exit %d\n%s\n%s", code, out, l.apache.ErrorLog())
+		}
+	})
+
+	t.Run("ntlm-wrong-password", func(t *testing.T) {
+		code, out, _ := l.sesame(t, nil, "get", "-v", "--sspi", "--auth", "ntlm", "-u", `CORP\alice:wrong`, l.apache.URL+"/ntlm/?wrong")
+		if code != 67 || !strings.Contains(out, "401 Unauthorized") || !strings.Contains(out, "refused") {
+			t.Fatalf("--sspi NTLM, wrong password: exit %d, want the 401 delivered\n%s", code, out)
+		}
+		// One handshake: the bare request, NEGOTIATE, AUTHENTICATE; a
+		// second AUTHENTICATE would count toward the account's lockout.
+		if n := accessLogCount(t, l.apache, "/ntlm/?wrong"); n != 3 {
+			t.Fatalf("wrong password: %d requests reached Apache, want 3 (one handshake, no second attempt)\n%s", n, out)
+		}
+	})
+
+	t.Run("no-ticket-no-kdc", func(t *testing.T) {
+		dir := t.TempDir()
+		conf := filepath.Join(dir, "krb5.conf")
+		dead := "127.0.0.1:" + strconv.Itoa(lab.FreePort(t)) // nothing listens
+		writeTestFile(t, conf, "[libdefaults]\n default_realm = CORP.TEST\n dns_lookup_kdc = false\n rdns = false\n[realms]\n CORP.TEST = {\n  kdc = "+dead+"\n }\n")
+		env := []string{"KRB5_CONFIG=" + conf, "KRB5CCNAME=FILE:" + filepath.Join(dir, "no-ccache")}
+		code, out, took := l.sesame(t, env, "get", "-u", ":", l.apache.URL+"/negotiate/")
+		t.Logf("no ticket, no KDC: exit %d in %v", code, took)
+		if took > 15*time.Second {
+			t.Errorf("no ticket, no KDC took %v: want a prompt answer", took)
+		}
+		if code != 67 || !strings.Contains(out, "SEC_E_NO_CREDENTIALS") || !strings.Contains(out, "no Kerberos ticket") {
+			t.Fatalf("no ticket, no KDC: exit %d, want a failure naming the cause\n%s", code, out)
+		}
+	})
+}
+
+// accessLogCount counts the requests for target in Apache's access log.
+func accessLogCount(t *testing.T, ap *lab.Apache, target string) int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(ap.Dir, "logs", "access.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Count(string(b), " "+target+" HTTP/")
 }
