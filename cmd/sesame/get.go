@@ -456,10 +456,10 @@ func (o *getOptions) fetch(e *env, rawURL string) error {
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized && len(origin) > 0 && originKey(final) == rt.origin:
 		return exitf(exitAuthFailed, "authentication failed: %s from %s (%s)", resp.Status, final.Host,
-			explainRefusal(resp.Header.Values("WWW-Authenticate"), origin, final.Scheme == "http" && !(originExplicit && originSchemes["basic"])))
+			explainRefusal(resp.Header.Values("WWW-Authenticate"), origin, final.Scheme == "http" && !(originExplicit && originSchemes["basic"]))+credentialFailures(origin))
 	case resp.StatusCode == http.StatusProxyAuthRequired && len(proxyCreds) > 0:
 		return exitf(exitAuthFailed, "proxy authentication failed: %s (%s)", resp.Status,
-			explainRefusal(resp.Header.Values("Proxy-Authenticate"), proxyCreds, false))
+			explainRefusal(resp.Header.Values("Proxy-Authenticate"), proxyCreds, false)+credentialFailures(proxyCreds))
 	case o.fail && resp.StatusCode >= 400:
 		return exitf(exitHTTPError, "the requested URL returned error: %s", resp.Status)
 	}
@@ -842,6 +842,11 @@ func splitUser(v string) (user, password string, hasPassword bool) {
 // originCredentials builds the credentials for the server's 401.
 func (o *getOptions) originCredentials(pw *passwordReader, schemes map[string]bool, explicit, stdinForData bool) ([]auth.Credential, error) {
 	user, password, hasPassword := splitUser(o.user.v)
+	if user == "" && password == "" {
+		// curl's "-u :" names no account: single sign-on, below, and
+		// not also an NTLM attempt with an empty user name.
+		hasPassword = false
+	}
 	sources := 0
 	for _, b := range []bool{hasPassword, o.secret.passwordStdin, o.secret.passwordEnv != "", o.secret.ntHash != ""} {
 		if b {
