@@ -90,9 +90,9 @@ type Serve struct {
 	// "domain" (CORP\alice).
 	UserFormat string `toml:"user_format"`
 
-	// SessionKeyFile holds the secret of the session cookie (32 random
-	// bytes or more); empty: no sessions, every new connection
-	// authenticates again.
+	// SessionKeyFile holds the keys of the session cookie, one per line
+	// as 64 hex digits, newest first; empty: no sessions, every new
+	// connection authenticates again.
 	SessionKeyFile string `toml:"session_key_file"`
 	// DelegationDir, if set, receives delegated Kerberos credentials
 	// as ccache files, named in the X-Remote-Ccache header.

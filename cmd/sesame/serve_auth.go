@@ -113,6 +113,13 @@ func newServeAuth(s *config.Serve, modes *pathModes, logger *slog.Logger) (*serv
 		reloads = append(reloads, hd.load)
 		sa.schemes = append(sa.schemes, "Digest")
 	}
+	if s.SessionKeyFile != "" {
+		keys, err := auth.LoadSessionKeys(s.SessionKeyFile)
+		if err != nil {
+			return nil, err
+		}
+		mw.Sessions = &auth.SessionCookies{Keys: keys}
+	}
 	if len(sa.schemes) == 0 && (s.Mode != "off" || len(s.RequiredPaths) > 0 || len(s.OptionalPaths) > 0) {
 		return nil, usagef("no way to authenticate visitors: configure a keytab, ntlm_users, ntlm_hashes, winbind, htpasswd or htdigest (or mode = \"off\")")
 	}

@@ -209,3 +209,30 @@ func TestServeParallelIdentities(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// With session_key_file, one NTLM login gives a cookie that carries the
+// identity to later connections, which send no credentials.
+func TestServeSessionCookie(t *testing.T) {
+	backend := echoBackend(t)
+	bin := buildSesame(t)
+	dir := t.TempDir()
+	keyFile, conf := filepath.Join(dir, "session.key"), filepath.Join(dir, "sesame.toml")
+	if err := os.WriteFile(keyFile, []byte(strings.Repeat("ab", 32)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(conf, []byte("[serve]\nsession_key_file = '"+keyFile+"'\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := startServe(t, bin, nil, "http", append(serveAccounts(t), "--backend", backend.URL, "--config", conf)...)
+	jar := filepath.Join(dir, "jar")
+	if _, status := curlStatus(t, "--ntlm", "-u", `CORP\alice:AlicePass123`, "-c", jar, srv.URL+"/first"); status != 200 {
+		t.Fatalf("login: %d", status)
+	}
+	body, status := curlStatus(t, "-b", jar, srv.URL+"/second")
+	if status != 200 || echoed(t, body).Get("X-Remote-User") != `CORP\alice` {
+		t.Errorf("with the cookie: %d %s", status, body)
+	}
+	if _, status := curlStatus(t, srv.URL+"/third"); status != 401 {
+		t.Errorf("without the cookie: %d, want 401", status)
+	}
+}
