@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"time"
 )
 
 // DefaultMaxPendingHandshakes is the default of
@@ -153,9 +154,14 @@ func (m *Middleware) dropPendingLocked(cs *connState) {
 	cs.pending, cs.scheme, cs.elem = nil, "", nil
 }
 
+// connUser returns the connection's identity, nil once the credential
+// behind it (a Kerberos ticket) has expired.
 func (m *Middleware) connUser(cs *connState) *User {
 	m.connMu.Lock()
 	defer m.connMu.Unlock()
+	if u := cs.user; u != nil && !u.Expires.IsZero() && !time.Now().Before(u.Expires) {
+		cs.user = nil
+	}
 	return cs.user
 }
 

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sesame-auth/sesame/ntlm"
+	"github.com/sesame-auth/sesame/spnego"
 )
 
 // MaxAuthorizationBytes bounds the Authorization header the Middleware
@@ -24,11 +25,19 @@ import (
 // MaxTokenSize of 48,000 bytes, 64,000 in base64.
 const MaxAuthorizationBytes = 64 << 10
 
-// Middleware authenticates the requests of an http.Handler with NTLM,
-// Basic (htpasswd) and Digest (htdigest), per path Required, Optional,
-// Opportunistic or Off, and puts the [User] in the request's context
-// (read it with [UserFrom]). Configure it before use; it is then safe
-// for concurrent use.
+// Middleware authenticates the requests of an http.Handler with
+// Negotiate (Kerberos with a keytab, NTLM inside SPNEGO), raw NTLM, Basic
+// (htpasswd, or the KDC through KerberosPasswords) and Digest (htdigest),
+// per path Required, Optional, Opportunistic or Off, and puts the [User]
+// in the request's context (read it with [UserFrom]): name, realm or
+// domain, how it was verified, groups (Kerberos PAC SIDs, NTLM
+// pass-through) named by Groups. Configure it before use; it is then
+// safe for concurrent use.
+//
+// Kerberos completes in one leg; when the client asked for mutual
+// authentication the successful response carries "WWW-Authenticate:
+// Negotiate <AP-REP>". Over TLS, ServerCertificate gives the
+// tls-server-end-point channel bindings both mechanisms check.
 //
 // NTLM authenticates a TCP connection, so the Middleware keeps handshake
 // state per connection: give the http.Server the Middleware's
@@ -71,6 +80,14 @@ const MaxAuthorizationBytes = 64 << 10
 // binding, expired nonce) goes to Logger and OnResult. Secrets (passwords,
 // hashes, keys) are never logged.
 type Middleware struct {
+	// Negotiate, if set, accepts Negotiate (RFC 4559): SPNEGO with
+	// Kerberos and NTLM, raw Kerberos tokens, raw NTLMSSP.
+	Negotiate *spnego.Acceptor
+	// KerberosChannelBinding is what Negotiate's Kerberos requires of
+	// channel bindings: with ntlm.ChannelBindingRequired a ticket whose
+	// authenticator carries no bindings matching the TLS channel is
+	// refused (bindings that do not match are always refused).
+	KerberosChannelBinding ntlm.ChannelBindingMode
 	// NTLM, if set, accepts raw NTLM ("Authorization: NTLM ...").
 	NTLM *ntlm.Server
 	// NTLMVerifiedBy is User.Verified for NTLM logons; default "ntlm
@@ -170,7 +187,7 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 	cs := connFrom(r.Context())
 	if cs == nil {
 		m.warnOnce.Do(func() {
-			if m.NTLM != nil {
+			if m.NTLM != nil || (m.Negotiate != nil && m.Negotiate.NTLM != nil) {
 				m.log().Error("auth: middleware: the http.Server lacks the Middleware's ConnContext/ConnState (see Install); NTLM is not offered")
 			}
 		})
@@ -249,6 +266,12 @@ func (m *Middleware) authenticate(r *http.Request, cs *connState, values []strin
 	scheme, rest, _ := strings.Cut(strings.TrimSpace(v), " ")
 	rest = strings.TrimSpace(rest)
 	switch {
+	case strings.EqualFold(scheme, "Negotiate") && m.negotiateOffered(r, cs):
+		tok, err := decodeToken(rest)
+		if err != nil {
+			return outcome{err: fmt.Errorf("auth: negotiate: %w", err)}
+		}
+		return m.serveNegotiate(r, cs, tok)
 	case strings.EqualFold(scheme, "NTLM") && m.ntlmOffered(r, cs):
 		tok, err := decodeToken(rest)
 		if err != nil {
@@ -277,6 +300,15 @@ func decodeToken(s string) ([]byte, error) {
 	return b, nil
 }
 
+// negotiateOffered: Negotiate with Kerberos completes in one leg and
+// works anywhere; with only NTLM inside it needs a connection's state.
+func (m *Middleware) negotiateOffered(r *http.Request, cs *connState) bool {
+	if m.Negotiate == nil {
+		return false
+	}
+	return m.Negotiate.Kerberos != nil || (m.Negotiate.NTLM != nil && cs != nil && r.ProtoMajor < 2)
+}
+
 func (m *Middleware) ntlmOffered(r *http.Request, cs *connState) bool {
 	return m.NTLM != nil && cs != nil && r.ProtoMajor < 2
 }
@@ -285,6 +317,9 @@ func (m *Middleware) ntlmOffered(r *http.Request, cs *connState) bool {
 // connection-bound ones first (browsers pick the first they support).
 func (m *Middleware) challenge(w http.ResponseWriter, r *http.Request, cs *connState, stale bool) {
 	h := w.Header()
+	if m.negotiateOffered(r, cs) {
+		h.Add("WWW-Authenticate", "Negotiate")
+	}
 	if m.ntlmOffered(r, cs) {
 		h.Add("WWW-Authenticate", "NTLM")
 	}

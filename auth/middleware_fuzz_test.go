@@ -12,6 +12,7 @@ import (
 
 	"github.com/sesame-auth/sesame/auth"
 	"github.com/sesame-auth/sesame/ntlm"
+	"github.com/sesame-auth/sesame/spnego"
 )
 
 func FuzzParseHtpasswd(f *testing.F) {
@@ -87,7 +88,7 @@ func FuzzMiddlewareAuthorization(f *testing.F) {
 		f.Fatal(err)
 	}
 	uf, _ := ntlm.ParseUserFile(strings.NewReader("CORP:alice:pw\n"), false)
-	m := &auth.Middleware{NTLM: &ntlm.Server{Store: uf}, Basic: hf, Digest: &auth.DigestVerifier{Store: hd, Realm: "r"},
+	m := &auth.Middleware{NTLM: &ntlm.Server{Store: uf}, Negotiate: &spnego.Acceptor{NTLM: &ntlm.Server{Store: uf}}, Basic: hf, Digest: &auth.DigestVerifier{Store: hd, Realm: "r"},
 		Logger: discardLogger()}
 	h := m.Wrap(whoami)
 	f.Add("NTLM TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAGAbEdAAAADw==", "NTLM TlRMTVNTUAADAAAA")

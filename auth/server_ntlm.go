@@ -55,6 +55,7 @@ func (m *Middleware) ntlmUser(id *ntlm.Identity) *User {
 	if id.Domain != "" {
 		u.Principal = id.Domain + `\` + id.User
 	}
+	u.Groups = groupsOf(id.Groups)
 	if u.Verified == "" {
 		u.Verified = "ntlm user file"
 	}
