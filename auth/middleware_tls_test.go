@@ -68,4 +68,3 @@ func (m mapNamer) Names(_ context.Context, sids []string) (map[string]string, er
 	}
 	return out, nil
 }
-
