@@ -58,8 +58,12 @@ func newServeAuth(s *config.Serve, modes *pathModes, logger *slog.Logger) (*serv
 	}
 	var reloads []func() error
 	sa := &serveAuth{}
+	// Refused rather than ignored until auth.Middleware takes them.
 	if s.Keytab != "" || s.BasicKerberos {
 		return nil, fmt.Errorf("serve: Negotiate (keytab, basic_kerberos) is not wired into auth.Middleware yet")
+	}
+	if s.SIDMap != "" || s.LDAPURL != "" {
+		return nil, fmt.Errorf("serve: group names (sid_map, ldap_url) are not wired in yet")
 	}
 	if s.TLSCert != "" {
 		cert, err := leafCertificate(s.TLSCert)
