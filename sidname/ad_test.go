@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-ldap/ldap/v3/gssapi"
+
 	"github.com/sesame-auth/sesame/internal/lab"
 )
 
@@ -73,6 +75,38 @@ func TestADResolvers(t *testing.T) {
 	// The test process cannot resolve dc1.corp.test: dial the DC's address.
 	dial := dc.DialContext
 
+	t.Run("LDAP GSSAPI keytab", func(t *testing.T) {
+		// The fixture's keytab holds only the SPN, which the KDC does not
+		// accept as a client name: export the account's own keys.
+		kt := filepath.Join(t.TempDir(), "httpsvc.keytab")
+		if out, err := dc.Command(context.Background(), "/usr/bin/samba-tool", "domain", "exportkeytab",
+			"--configfile="+filepath.Join(dc.Dir, "samba", "etc", "smb.conf"), kt, "--principal=httpsvc").CombinedOutput(); err != nil {
+			t.Fatalf("samba-tool domain exportkeytab: %v\n%s", err, out)
+		}
+		kc, err := gssapi.NewClientWithKeytab("httpsvc", lab.ADDCRealm, kt, dc.Krb5Conf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer kc.Close()
+		// Plain ldap://: Samba refuses GSSAPI without sign or seal, so
+		// this runs the SASL integrity layer.
+		l := &LDAP{URL: url, BaseDN: base, GSSAPI: kc, SPN: "ldap/" + lab.ADDCFQDN, Dialer: dial}
+		defer l.Close()
+		check(t, l)
+		// The connection is kept, and dialled again once it breaks.
+		l.mu.Lock()
+		first := l.conn
+		l.mu.Unlock()
+		check(t, l)
+		l.mu.Lock()
+		same := l.conn == first
+		l.mu.Unlock()
+		if !same {
+			t.Error("second search dialled a new connection")
+		}
+		first.Close()
+		check(t, l)
+	})
 	t.Run("LDAP simple bind StartTLS", func(t *testing.T) {
 		l := &LDAP{URL: url, BaseDN: base, StartTLS: true, TLSConfig: tlsConf, BindDN: "Administrator@corp.test", BindPassword: adminPassword, Dialer: dial}
 		defer l.Close()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
+	"github.com/go-ldap/ldap/v3/gssapi"
 )
 
 // Defaults of the LDAP resolver.
@@ -42,10 +43,14 @@ type LDAP struct {
 	StartTLS bool
 
 	// GSSAPI, when set, binds with Kerberos (SASL GSSAPI) as the service
-	// itself: for example gssapi.NewClientWithKeytab of go-ldap's gssapi
-	// package with the service's keytab. SPN is the directory's service
-	// principal, "ldap/dc1.corp.test".
-	GSSAPI ldap.GSSAPIClient
+	// itself: gssapi.NewClientWithKeytab of go-ldap's gssapi package with
+	// the service's keytab (it must hold the account's own name, such as
+	// httpsvc@CORP.TEST; a KDC does not take an SPN as a client name).
+	// On ldap:// without StartTLS every message is then signed (the SASL
+	// integrity layer), which AD with LDAP signing required and Samba by
+	// default insist on. SPN is the directory's service principal,
+	// "ldap/dc1.corp.test".
+	GSSAPI *gssapi.Client
 	SPN    string
 	// BindDN and BindPassword bind with a simple bind instead (a DN or,
 	// on AD, "user@domain"). Neither set means an anonymous search,
@@ -223,6 +228,11 @@ func (l *LDAP) dial(ctx context.Context) (*ldap.Conn, error) {
 		}
 		nc = tc
 	}
+	var layer *saslConn
+	if l.GSSAPI != nil && u == "ldap" && !l.StartTLS {
+		layer = &saslConn{Conn: nc}
+		nc = layer
+	}
 	conn := ldap.NewConn(nc, u == "ldaps")
 	conn.Start()
 	conn.SetTimeout(l.timeout())
@@ -237,6 +247,10 @@ func (l *LDAP) dial(ctx context.Context) (*ldap.Conn, error) {
 		}
 	}
 	switch {
+	case layer != nil:
+		if err = conn.GSSAPIBind(&integrityClient{Client: l.GSSAPI, conn: layer}, l.SPN, ""); err == nil {
+			err = layer.activate()
+		}
 	case l.GSSAPI != nil:
 		err = conn.GSSAPIBind(l.GSSAPI, l.SPN, "")
 	case l.BindDN != "":
