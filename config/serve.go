@@ -44,6 +44,10 @@ type Serve struct {
 	// KDC and verifying it with the keytab (mod_auth_gssapi's
 	// GssapiBasicAuth). Needs a keytab and krb5.conf (KRB5_CONFIG).
 	BasicKerberos bool `toml:"basic_kerberos"`
+	// Krb5Conf is the krb5.conf that basic_kerberos and the LDAP
+	// Kerberos bind find the KDC with; empty: KRB5_CONFIG, else
+	// /etc/krb5.conf.
+	Krb5Conf string `toml:"krb5_conf"`
 
 	// NTLMUsers is a file of "DOMAIN:user:password" lines; NTLMHashes
 	// one of "DOMAIN:user:NTHASH" lines (from `sesame hash`).
@@ -107,6 +111,9 @@ type Serve struct {
 	LDAPBaseDN      string `toml:"ldap_base_dn"`
 	LDAPBindDN      string `toml:"ldap_bind_dn"`
 	LDAPPasswordEnv string `toml:"ldap_password_env"`
+	// LDAPPrincipal is the principal of the keytab the Kerberos bind
+	// logs in as; empty: spn, else the keytab's first principal.
+	LDAPPrincipal string `toml:"ldap_principal"`
 }
 
 // DefaultServe returns the defaults of the [serve] table.
@@ -172,6 +179,9 @@ func (s *Serve) Validate() error {
 	if s.Winbind && (s.NTLMUsers != "" || s.NTLMHashes != "") {
 		return bad("winbind excludes ntlm_users and ntlm_hashes")
 	}
+	if s.BasicKerberos && s.Htpasswd != "" {
+		return bad("basic_kerberos and htpasswd exclude each other (both verify Basic)")
+	}
 	switch s.Mode {
 	case "required", "optional", "off":
 	default:
@@ -214,6 +224,9 @@ func (s *Serve) Validate() error {
 		if s.LDAPBaseDN == "" {
 			return bad("ldap_url needs ldap_base_dn")
 		}
+	}
+	if s.LDAPURL == "" && (s.LDAPBindDN != "" || s.LDAPPrincipal != "") {
+		return bad("ldap_bind_dn and ldap_principal need ldap_url")
 	}
 	return nil
 }

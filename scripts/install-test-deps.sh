@@ -20,6 +20,7 @@ PKGS=(
   curl                                      # reference NTLM client (compact messages) and HTTP probe
   python3 python3-gssapi                    # gss_ntlm_client.py: full-size NTLM messages from gss-ntlmssp
   python3-requests python3-requests-ntlm    # requests-ntlm: an independent client of our acceptor
+  python3-requests-kerberos                 # requests-kerberos (pyspnego): an independent Negotiate client of sesame serve
   ca-certificates openssl                   # TLS peers and test certificates
   procps iproute2                           # pgrep/ps and ss: checking that tests leave no process or socket
   krb5-kdc krb5-admin-server krb5-user      # MIT KDC (StartKDC): krb5kdc, kdb5_util; kadmin.local only (kadmind never runs); kinit/klist/kvno

@@ -11,7 +11,8 @@ import (
 
 const serveUsage = `sesame serve --backend URL [--config FILE] [--print-config | --example-config]
                     [--listen ADDR]... [--allow CIDR]... [--tls-cert FILE --tls-key FILE]
-                    [--keytab FILE] [--spn HTTP/host] [--ntlm-users FILE | --ntlm-hashes FILE | --winbind]
+                    [--keytab FILE] [--spn HTTP/host] [--basic-kerberos] [--krb5-conf FILE]
+                    [--delegation-dir DIR] [--sid-map FILE] [--ntlm-users FILE | --ntlm-hashes FILE | --winbind]
                     [--htpasswd FILE] [--htdigest FILE] [--mode required|optional|off] [--login-path PATH]
        sesame serve --check [--keytab FILE] [--spn HTTP/host] [--check-user USER --password-env VAR]
 
@@ -34,6 +35,7 @@ type serveFlags struct {
 	// str holds the string flags by name; see serveStringFlags.
 	str             map[string]*string
 	winbind         *bool
+	basicKerberos   *bool
 	listens, allows listFlag
 }
 
@@ -45,6 +47,9 @@ var serveStringFlags = []struct{ name, usage string }{
 	{"tls-key", "the PEM private key `FILE` of --tls-cert"},
 	{"keytab", "Kerberos service keytab `FILE` for Negotiate (default $KRB5_KTNAME)"},
 	{"spn", "accept tickets for this service principal only, e.g. HTTP/www.corp.example (default: any in the keytab)"},
+	{"krb5-conf", "krb5.conf `FILE` for --basic-kerberos and the LDAP Kerberos bind (default $KRB5_CONFIG, /etc/krb5.conf)"},
+	{"delegation-dir", "write delegated Kerberos credentials as ccache files into `DIR` (path in X-Remote-Ccache)"},
+	{"sid-map", "name group SIDs from this `FILE` of \"SID name\" lines"},
 	{"ntlm-users", "NTLM accounts, lines DOMAIN:user:password (`FILE`)"},
 	{"ntlm-hashes", "NTLM accounts, lines DOMAIN:user:NTHASH (`FILE`)"},
 	{"ntlm-domain", "NetBIOS domain announced in NTLM challenges"},
@@ -64,6 +69,7 @@ func newServeFlags(fs *flag.FlagSet) *serveFlags {
 	for _, sf := range serveStringFlags {
 		f.str[sf.name] = fs.String(sf.name, "", sf.usage)
 	}
+	f.basicKerberos = fs.Bool("basic-kerberos", false, "check Basic passwords with the KDC, the ticket verified with the keytab")
 	f.winbind = fs.Bool("winbind", false, "verify NTLM against this host's Active Directory domain through Samba's ntlm_auth")
 	return f
 }
@@ -86,6 +92,7 @@ func (f *serveFlags) config(e *env) (*config.Config, error) {
 	}
 	dst := map[string]*string{
 		"backend": &s.Backend, "tls-cert": &s.TLSCert, "tls-key": &s.TLSKey, "keytab": &s.Keytab, "spn": &s.SPN,
+		"krb5-conf": &s.Krb5Conf, "delegation-dir": &s.DelegationDir, "sid-map": &s.SIDMap,
 		"ntlm-users": &s.NTLMUsers, "ntlm-hashes": &s.NTLMHashes, "ntlm-domain": &s.NTLMDomain,
 		"htpasswd": &s.Htpasswd, "htdigest": &s.Htdigest, "realm": &s.Realm,
 		"mode": &s.Mode, "login-path": &s.LoginPath, "log-level": &cfg.LogLevel,
@@ -94,6 +101,9 @@ func (f *serveFlags) config(e *env) (*config.Config, error) {
 		if set[name] {
 			*dst[name] = *v
 		}
+	}
+	if set["basic-kerberos"] {
+		s.BasicKerberos = *f.basicKerberos
 	}
 	if set["winbind"] {
 		s.Winbind = *f.winbind

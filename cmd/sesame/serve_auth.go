@@ -33,10 +33,13 @@ type serveAuth struct {
 	reload func() error
 	// schemes are the schemes offered, for the start-up log line.
 	schemes []string
+	// close releases what the middleware keeps open (the LDAP
+	// connection).
+	close func() error
 }
 
 // newServeAuth builds auth.Middleware from the [serve] configuration.
-func newServeAuth(s *config.Serve, modes *pathModes, logger *slog.Logger) (*serveAuth, error) {
+func newServeAuth(getenv func(string) string, s *config.Serve, modes *pathModes, logger *slog.Logger) (*serveAuth, error) {
 	offered := map[string]bool{}
 	for _, sc := range s.Schemes {
 		offered[strings.ToLower(sc)] = true
@@ -58,13 +61,6 @@ func newServeAuth(s *config.Serve, modes *pathModes, logger *slog.Logger) (*serv
 	}
 	var reloads []func() error
 	sa := &serveAuth{}
-	// Refused rather than ignored until auth.Middleware takes them.
-	if s.Keytab != "" || s.BasicKerberos {
-		return nil, fmt.Errorf("serve: Negotiate (keytab, basic_kerberos) is not wired into auth.Middleware yet")
-	}
-	if s.SIDMap != "" || s.LDAPURL != "" {
-		return nil, fmt.Errorf("serve: group names (sid_map, ldap_url) are not wired in yet")
-	}
 	if s.TLSCert != "" {
 		cert, err := leafCertificate(s.TLSCert)
 		if err != nil {
@@ -99,6 +95,26 @@ func newServeAuth(s *config.Serve, modes *pathModes, logger *slog.Logger) (*serv
 		mw.NTLM = srv
 		sa.schemes = append(sa.schemes, "NTLM")
 	}
+	krb, err := loadServeKerberos(getenv, s)
+	if err != nil {
+		return nil, err
+	}
+	// After NTLM: Negotiate offers NTLM inside SPNEGO with the same
+	// ntlm.Server.
+	schemes, err := wireNegotiate(mw, krb, s, want)
+	if err != nil {
+		return nil, err
+	}
+	sa.schemes = append(sa.schemes, schemes...)
+	namer, reloadNames, closeNames, err := serveGroupNamer(getenv, s, krb)
+	if err != nil {
+		return nil, err
+	}
+	if namer != nil {
+		mw.Groups = namer
+	}
+	reloads = append(reloads, reloadNames)
+	sa.close = closeNames
 	if want("basic") && s.Htpasswd != "" {
 		hp := &reloadingHtpasswd{path: s.Htpasswd}
 		if err := hp.load(); err != nil {

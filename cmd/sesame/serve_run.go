@@ -51,10 +51,11 @@ func serve(e *env, sf *serveFlags, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
-	handler, sa, err := newServeHandler(s, logger)
+	handler, sa, err := newServeHandler(e.getenv, s, logger)
 	if err != nil {
 		return err
 	}
+	defer sa.close()
 	var tlsConfig *tls.Config
 	if s.TLSCert != "" {
 		certs := &certReloader{certFile: s.TLSCert, keyFile: s.TLSKey}
@@ -129,13 +130,13 @@ func serve(e *env, sf *serveFlags, cfg *config.Config) error {
 
 // newServeHandler assembles the request path: access log, /healthz,
 // authentication, the login path, the path check, the reverse proxy.
-func newServeHandler(s *config.Serve, logger *slog.Logger) (http.Handler, *serveAuth, error) {
+func newServeHandler(getenv func(string) string, s *config.Serve, logger *slog.Logger) (http.Handler, *serveAuth, error) {
 	backend, err := url.Parse(s.Backend)
 	if err != nil {
 		return nil, nil, usagef("backend: %v", err)
 	}
 	modes := newPathModes(s)
-	sa, err := newServeAuth(s, modes, logger)
+	sa, err := newServeAuth(getenv, s, modes, logger)
 	if err != nil {
 		return nil, nil, err
 	}
