@@ -4,6 +4,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -122,4 +123,34 @@ func accessLogCount(t *testing.T, ap *lab.Apache, target string) int {
 		t.Fatal(err)
 	}
 	return strings.Count(string(b), " "+target+" HTTP/")
+}
+
+// sspiLoopN is how many handshakes TestSSPIHandshakeLoopUnderWine runs;
+// SESAME_SSPI_LOOP overrides it.
+const sspiLoopN = 10000
+
+// TestSSPIHandshakeLoopUnderWine runs the sspi package's winelab tests
+// (GOOS=windows, -tags winelab) under Wine against the test KDC and
+// Apache: thousands of Kerberos handshakes through Wine's secur32 with
+// the handle count and private memory flat, every context deleted, every
+// AP-REP verified, and abandoned handshakes cleaned up.
+func TestSSPIHandshakeLoopUnderWine(t *testing.T) {
+	l := startSSPILab(t)
+	exe := filepath.Join(t.TempDir(), "sspi.test.exe")
+	cmd := exec.Command("go", "test", "-c", "-tags", "winelab", "-o", exe, "../../sspi")
+	cmd.Env = append(os.Environ(), "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("GOOS=windows go test -c ./sspi: %v\n%s", err, out)
+	}
+	n := sspiLoopN
+	if v := os.Getenv("SESAME_SSPI_LOOP"); v != "" {
+		n, _ = strconv.Atoi(v)
+	}
+	env := append(l.krbEnv, "SESAME_LAB_URL="+l.apache.URL+"/negotiate/", "SESAME_LAB_N="+strconv.Itoa(n))
+	begin := time.Now()
+	out, code, err := l.wine.RunEnv(10*time.Minute, env, l.wine.WindowsPath(exe), "-test.v", "-test.run", "TestLab")
+	t.Logf("under Wine in %v:\n%s", time.Since(begin).Round(time.Millisecond), out)
+	if err != nil || code != 0 {
+		t.Fatalf("sspi.test.exe: status %d, %v", code, err)
+	}
 }
