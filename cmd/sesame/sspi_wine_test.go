@@ -3,6 +3,10 @@
 package main
 
 import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -152,5 +156,56 @@ func TestSSPIHandshakeLoopUnderWine(t *testing.T) {
 	t.Logf("under Wine in %v:\n%s", time.Since(begin).Round(time.Millisecond), out)
 	if err != nil || code != 0 {
 		t.Fatalf("sspi.test.exe: status %d, %v", code, err)
+	}
+}
+
+// TestSSPIProxyUnderWine: the windows `sesame proxy` with no account at
+// all, in front of squid demanding Negotiate, answers as the logged-on
+// user through SSPI (Wine's Kerberos, the ticket from the test KDC); curl
+// on Linux gets through, and three requests on one client connection cost
+// one handshake upstream (one 407).
+func TestSSPIProxyUnderWine(t *testing.T) {
+	l := startSSPILab(t)
+	sq := lab.StartSquid(t, lab.SquidOptions{Auth: "negotiate", KDC: l.kdc})
+	origin := httptest.NewServer(http.HandlerFunc(whoOrigin))
+	defer origin.Close()
+	addr := "127.0.0.1:" + strconv.Itoa(lab.FreePort(t))
+	logPath := filepath.Join(t.TempDir(), "proxy.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	begin := time.Now()
+	cmd := l.wine.CommandEnv(ctx, l.krbEnv, l.wine.WindowsPath(l.exe), "proxy", "--listen", addr, "--upstream", sq.Addr, "--log-level", "debug")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); cmd.Wait() }()
+	proxyLog := func() string { b, _ := os.ReadFile(logPath); return string(b) }
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sesame.exe proxy did not listen on %s: %v\n%s", addr, err, proxyLog())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("sesame.exe proxy listening after %v", time.Since(begin).Round(time.Millisecond))
+	out, err := curl(t, "-x", "http://"+addr, origin.URL+"/sso/1", origin.URL+"/sso/2", origin.URL+"/sso/3")
+	if err != nil || strings.Count(out, "proxy_user=alice@CORP.TEST\n") != 3 {
+		t.Fatalf("curl through the windows proxy: %v %q\n%s\n%s", err, out, proxyLog(), sq.AccessLog())
+	}
+	if n := strings.Count(sq.AccessLog(), " 407 GET "); n != 1 {
+		t.Errorf("squid sent %d 407s for 3 requests, want 1 (one handshake per upstream connection)\n%s", n, sq.AccessLog())
+	}
+	if !strings.Contains(proxyLog(), "sspi:") {
+		t.Errorf("the proxy's log does not name the SSPI credential:\n%s", proxyLog())
 	}
 }
