@@ -72,11 +72,7 @@ func serveLDAP(getenv func(string) string, s *config.Serve, k *serveKerberos) (*
 	}
 	principal := s.LDAPPrincipal
 	if principal == "" {
-		en := keytabPrincipals(k.keytab)
-		principal = en[0].principal
-		if s.SPN != "" {
-			principal = s.SPN
-		}
+		principal = ldapClientPrincipal(k, s.SPN)
 	}
 	name, realm, _ := strings.Cut(principal, "@")
 	conf := k.krb5Conf
@@ -97,6 +93,23 @@ func serveLDAP(getenv func(string) string, s *config.Serve, k *serveKerberos) (*
 	l.GSSAPI = gc
 	l.SPN = "ldap/" + u.Hostname()
 	return l, nil
+}
+
+// ldapClientPrincipal picks the keytab principal the LDAP bind logs in
+// as: the account's own name (httpsvc@CORP.TEST, DC1$@CORP.TEST) when the
+// keytab holds one, since Active Directory takes no SPN as a client name
+// in an AS-REQ; else spn or the first principal (MIT KDCs take those).
+func ldapClientPrincipal(k *serveKerberos, spn string) string {
+	en := keytabPrincipals(k.keytab)
+	for _, e := range en {
+		if name, _, _ := strings.Cut(e.principal, "@"); !strings.Contains(name, "/") {
+			return e.principal
+		}
+	}
+	if spn != "" {
+		return spn
+	}
+	return en[0].principal
 }
 
 // resolverChain asks each resolver in turn for the SIDs the ones before
