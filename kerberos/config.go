@@ -27,6 +27,9 @@ type Config struct {
 	// DefaultCCacheName is [libdefaults] default_ccache_name as written
 	// (MIT's %{uid} style tokens unexpanded), or "".
 	DefaultCCacheName string
+	// KCMSocket is [libdefaults] kcm_socket: the KCM daemon's socket
+	// ("" means DefaultKCMSocket).
+	KCMSocket string
 }
 
 // LoadConfig reads the Kerberos configuration. With path "" it reads the
@@ -66,7 +69,7 @@ func ParseConfig(text []byte) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
-	return &Config{Config: gc, DefaultCCacheName: libdefault(text, "default_ccache_name")}, nil
+	return &Config{Config: gc, DefaultCCacheName: libdefault(text, "default_ccache_name"), KCMSocket: libdefault(text, "kcm_socket")}, nil
 }
 
 // libdefault returns the value of key in [libdefaults], which gokrb5

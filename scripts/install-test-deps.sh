@@ -33,6 +33,7 @@ PKGS=(
   dbus-daemon gnome-keyring libsecret-tools # a real Secret Service on a private bus for `sesame login`; secret-tool as a second client
   wine64                                    # Wine 8 (StartWine): sesame.exe as a real Windows service under Wine's service manager
   samba-ad-dc samba-ad-provision winbind ldb-tools # Samba AD DC (StartADDC): samba, samba-tool (+schema: not a Depends), ntlm_auth/wbinfo for squid, ldbmodify; no libnss/libpam-winbind
+  sssd-kcm heimdal-kcm keyutils          # KCM daemons (sssd-kcm, Heimdal kcm; co-installable with MIT krb5-user) and keyctl, for the KCM:/KEYRING: ccache tests
 )
 
 me=install-test-deps.sh
