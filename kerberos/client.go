@@ -1,6 +1,9 @@
 package kerberos
 
 import (
+	"context"
+	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -30,6 +33,11 @@ const renewBefore = time.Minute
 
 // maxCachedTickets bounds the Client's service ticket cache.
 const maxCachedTickets = 256
+
+// ccacheRecheck is how often a Client looks at a KCM, KEYRING or DIR
+// cache again for a new TGT (kinit, kswitch); a FILE cache is checked on
+// every use, which costs only a stat.
+const ccacheRecheck = 2 * time.Second
 
 type source int
 
@@ -75,7 +83,8 @@ type ccStamp struct {
 type Client struct {
 	cfg      *Config
 	src      source
-	ccache   string
+	ccache   string           // the cache name as resolved (FILE: a path)
+	col      CCacheCollection // the cache or collection ccache names
 	cname    types.PrincipalName
 	realm    string
 	password string
@@ -86,6 +95,8 @@ type Client struct {
 	krb     *client.Client
 	tgt     *ticket
 	stamp   ccStamp
+	checked time.Time          // last look at a non-FILE cache
+	digest  [32]byte           // of the non-FILE cache's contents as last loaded
 	tickets map[string]*ticket // service principal with realm -> ticket
 	fwd     *ticket            // forwarded TGT for delegation
 	loadErr error              // a login the KDC refused; not retried until Refresh
@@ -93,34 +104,45 @@ type Client struct {
 	now     func() time.Time
 }
 
-// NewFromCCache returns a Client that uses the TGT in a FILE credential
+// NewFromCCache returns a Client that uses the TGT in a credential
 // cache. ccache names the cache as KRB5CCNAME does ("FILE:/path" or a
-// path); "" means KRB5CCNAME, else the configuration's
-// default_ccache_name, else /tmp/krb5cc_<uid> (see CCachePath). cfg nil
-// means LoadConfig("").
+// path, "DIR:/dir", "KCM:", "KEYRING:persistent:1000", "MEMORY:x"); ""
+// means KRB5CCNAME, else the configuration's default_ccache_name, else
+// /tmp/krb5cc_<uid> (see DefaultCCacheName). A collection's primary cache
+// is used. cfg nil means LoadConfig("").
 //
 // The cache need not exist yet: it is read when a ticket is first needed
-// and read again whenever the file changes (kinit, kinit -R) or its TGT
-// has expired. Only FILE caches can be read; other types give an error
-// wrapping ErrUnsupportedCCache.
+// and read again whenever it changes (kinit, kinit -R, kswitch) or its TGT
+// has expired. Types sesame cannot read (API:, MSLSA:, KEYRING: off Linux)
+// give an error wrapping ErrCacheUnsupported.
 func NewFromCCache(ccache string, cfg *Config) (*Client, error) {
 	cfg, err := configOrDefault(cfg)
 	if err != nil {
 		return nil, err
 	}
-	path, err := CCachePath(ccache, cfg)
+	if ccache == "" {
+		ccache = DefaultCCacheName(cfg, nil)
+	}
+	col, err := ResolveCCache(ccache, cfg)
 	if err != nil {
 		return nil, err
 	}
-	return &Client{cfg: cfg, src: fromCCache, ccache: path}, nil
+	name := col.Name()
+	if s, ok := col.(single); ok {
+		if f, ok := s.c.(*fileCCache); ok {
+			name = f.path
+		}
+	}
+	return &Client{cfg: cfg, src: fromCCache, ccache: name, col: col}, nil
 }
 
 // NewFromCCacheAs is NewFromCCache for one principal ("name@REALM"): it
-// uses the cache only while its default principal is that one (compared
-// case-insensitively). A cache of another principal, also one that kinit
-// replaced later, makes ticket requests fail with an error wrapping
-// ErrWrongPrincipal (and ErrNoCredentials): an identity the user named
-// is never stood in for by whoever the cache holds. Principal returns
+// uses the cache of a collection whose default principal is that one
+// (compared case-insensitively), primary or not. A cache of another
+// principal, also one that kinit replaced later, makes ticket requests
+// fail with an error wrapping ErrWrongPrincipal (and ErrNoCredentials):
+// an identity the user named is never stood in for by whoever the cache
+// holds. Principal returns
 // principal even before the cache is read.
 func NewFromCCacheAs(ccache, principal string, cfg *Config) (*Client, error) {
 	c, err := NewFromCCache(ccache, cfg)
@@ -212,8 +234,9 @@ func (c *Client) Principal() string {
 	return c.cname.PrincipalNameString() + "@" + c.realm
 }
 
-// CCache returns the path of the credential cache, "" for a keytab or
-// password Client.
+// CCache returns the credential cache: the path of a FILE cache, the
+// name of any other ("KCM:", "DIR:/dir"), "" for a keytab or password
+// Client.
 func (c *Client) CCache() string { return c.ccache }
 
 // Refresh drops the TGT and service tickets the Client holds: a cache
@@ -222,7 +245,7 @@ func (c *Client) CCache() string { return c.ccache }
 func (c *Client) Refresh() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.tgt, c.fwd, c.tickets, c.stamp, c.loadErr = nil, nil, nil, ccStamp{}, nil
+	c.tgt, c.fwd, c.tickets, c.stamp, c.loadErr, c.checked = nil, nil, nil, ccStamp{}, nil, time.Time{}
 	_, err := c.tgtLocked()
 	return err
 }
@@ -267,20 +290,76 @@ func (c *Client) tgtLocked() (*ticket, error) {
 		}
 		return c.loginLocked()
 	}
-	st, err := statCCache(c.ccache)
-	if err != nil {
-		c.tgt = nil
-		return nil, fmt.Errorf("%w: credential cache %s: %v (run kinit)", ErrNoCredentials, c.ccache, err)
+	if f, ok := c.col.(single); ok {
+		if fc, ok := f.c.(*fileCCache); ok {
+			st, err := statCCache(fc.path)
+			if err != nil {
+				c.tgt = nil
+				if errors.Is(err, os.ErrNotExist) {
+					return nil, fmt.Errorf("%w: %w: no credentials cache found (%s); run kinit", ErrNoCredentials, ErrCacheEmpty, fc.Name())
+				}
+				return nil, fmt.Errorf("%w: credential cache %s: %v", ErrNoCredentials, c.ccache, err)
+			}
+			if c.tgt == nil || st != c.stamp || !c.tgt.valid(now) {
+				if err := c.loadCCacheLocked(st); err != nil {
+					return nil, err
+				}
+			}
+			return c.checkTGTLocked(now)
+		}
 	}
-	if c.tgt == nil || st != c.stamp || !c.tgt.valid(now) {
-		if err := c.loadCCacheLocked(st); err != nil {
+	if c.tgt == nil || !c.tgt.valid(now) || now.Sub(c.checked) >= ccacheRecheck {
+		c.checked = now
+		if err := c.loadCCacheLocked(ccStamp{}); err != nil {
 			return nil, err
 		}
 	}
+	return c.checkTGTLocked(now)
+}
+
+func (c *Client) checkTGTLocked(now time.Time) (*ticket, error) {
 	if !c.tgt.valid(now) {
-		return nil, fmt.Errorf("%w: the TGT of %s in %s expired at %s (run kinit)", ErrNoCredentials, c.cname.PrincipalNameString(), c.ccache, c.tgt.endTime.Format(time.RFC3339))
+		return nil, fmt.Errorf("%w: %w: the TGT of %s@%s in %s expired at %s (run kinit)", ErrNoCredentials, ErrTicketExpired,
+			c.cname.PrincipalNameString(), c.realm, c.ccache, c.tgt.endTime.Local().Format("2006-01-02 15:04:05 MST"))
 	}
 	return c.tgt, nil
+}
+
+// loadContentsLocked reads the cache the Client uses: the collection's
+// primary, or the cache of the principal it was made for.
+func (c *Client) loadContentsLocked() (CCache, *CCacheContents, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), kcmTimeout)
+	defer cancel()
+	if c.want == "" {
+		return FindCCache(ctx, c.col, "")
+	}
+	caches, err := c.col.Caches(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	var firstErr error
+	var held []string
+	for _, cache := range caches {
+		cc, err := cache.Load(ctx)
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		if p := cc.Principal.String(); strings.EqualFold(p, c.want) {
+			return cache, cc, nil
+		} else {
+			held = append(held, p)
+		}
+	}
+	if len(held) > 0 {
+		return nil, nil, fmt.Errorf("%w: credential cache %s holds %s, not %s", ErrWrongPrincipal, c.ccache, strings.Join(held, ", "), c.want)
+	}
+	if firstErr == nil {
+		firstErr = fmt.Errorf("%w: no credentials cache found (%s)", ErrCacheEmpty, c.ccache)
+	}
+	return nil, nil, firstErr
 }
 
 func statCCache(path string) (ccStamp, error) {
@@ -292,42 +371,43 @@ func statCCache(path string) (ccStamp, error) {
 }
 
 func (c *Client) loadCCacheLocked(st ccStamp) error {
+	cache, cc, err := c.loadContentsLocked()
+	if err != nil {
+		c.tgt, c.fwd, c.tickets = nil, nil, nil
+		return fmt.Errorf("%w: %w", ErrNoCredentials, err)
+	}
+	sum := sha256.Sum256(MarshalFileCCache(cc))
+	if c.tgt != nil && st == (ccStamp{}) && sum == c.digest {
+		return nil // a KCM/KEYRING/DIR cache as it was: keep the service tickets
+	}
 	c.loads++
 	c.tgt, c.fwd, c.tickets = nil, nil, nil
 	c.stamp = st
-	b, err := os.ReadFile(c.ccache)
-	if err != nil {
-		return fmt.Errorf("%w: credential cache %s: %v", ErrNoCredentials, c.ccache, err)
-	}
-	cc := new(credentials.CCache)
-	if err := safeUnmarshal(func() error { return cc.Unmarshal(b) }); err != nil {
-		return fmt.Errorf("%w: credential cache %s: %v", ErrNoCredentials, c.ccache, err)
-	}
-	cname, realm := cc.DefaultPrincipal.PrincipalName, cc.DefaultPrincipal.Realm
-	if c.want != "" && !strings.EqualFold(cname.PrincipalNameString()+"@"+realm, c.want) {
-		return fmt.Errorf("%w: %w: credential cache %s holds %s@%s, not %s", ErrNoCredentials, ErrWrongPrincipal, c.ccache, cname.PrincipalNameString(), realm, c.want)
-	}
+	c.digest = sum
+	cname, realm := cc.Principal.Name(), cc.Principal.Realm
 	var tgt *ticket
 	tickets := map[string]*ticket{}
-	for _, e := range cc.GetEntries() {
+	for _, e := range cc.Credentials {
+		if e.IsConfig() || !strings.EqualFold(e.Client.String(), cc.Principal.String()) {
+			continue
+		}
 		var tk messages.Ticket
 		if err := safeUnmarshal(func() error { return tk.Unmarshal(e.Ticket) }); err != nil {
 			continue
 		}
-		t := &ticket{ticket: tk, key: e.Key, flags: e.TicketFlags, authTime: e.AuthTime, startTime: e.StartTime,
+		t := &ticket{ticket: tk, key: e.Key, flags: e.TicketFlags(), authTime: e.AuthTime, startTime: e.StartTime,
 			endTime: e.EndTime, renewTill: e.RenewTill, cname: cname, crealm: realm}
-		sn := e.Server.PrincipalName.NameString
 		switch {
-		case len(sn) == 2 && sn[0] == "krbtgt" && sn[1] == realm && e.Server.Realm == realm:
+		case e.IsTGT():
 			if tgt == nil || t.endTime.After(tgt.endTime) {
 				tgt = t
 			}
 		case len(tickets) < maxCachedTickets:
-			tickets[e.Server.PrincipalName.PrincipalNameString()+"@"+e.Server.Realm] = t
+			tickets[strings.Join(e.Server.Components, "/")+"@"+e.Server.Realm] = t
 		}
 	}
 	if tgt == nil {
-		return fmt.Errorf("%w: no TGT for %s@%s in credential cache %s (run kinit)", ErrNoCredentials, cname.PrincipalNameString(), realm, c.ccache)
+		return fmt.Errorf("%w: %w: no TGT for %s in credential cache %s (run kinit)", ErrNoCredentials, ErrCacheEmpty, cc.Principal, cache.Name())
 	}
 	if c.krb != nil {
 		c.krb.Destroy()

@@ -25,8 +25,10 @@
 // because DNS would otherwise choose which key the client trusts.
 //
 // Configuration comes from KRB5_CONFIG or /etc/krb5.conf ([LoadConfig]).
-// gokrb5 reads FILE credential caches only: KCM:, KEYRING:, DIR: and
-// MEMORY: caches are refused with an error wrapping [ErrUnsupportedCCache].
+// Credential caches of the types FILE:, DIR:, KCM: (sssd-kcm, Heimdal
+// kcm), KEYRING: (Linux) and MEMORY: are read and written in pure Go
+// ([ResolveCCache], [CCache]); API: and MSLSA: give an error wrapping
+// [ErrCacheUnsupported].
 //
 // Errors wrap the sentinels of errors.go (test with errors.Is) and never
 // contain keys or passwords.

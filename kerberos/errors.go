@@ -18,10 +18,8 @@ var (
 	// that could not be reached.
 	ErrLoginRefused = errors.New("kerberos: login refused by the KDC")
 
-	// ErrUnsupportedCCache reports a credential cache type other than
-	// FILE (KCM:, KEYRING:, DIR:, MEMORY:, API:): gokrb5 reads FILE
-	// caches only.
-	ErrUnsupportedCCache = errors.New("kerberos: unsupported credential cache type (only FILE: caches can be read)")
+	// ErrUnsupportedCCache is ErrCacheUnsupported, under its older name.
+	ErrUnsupportedCCache = ErrCacheUnsupported
 
 	// ErrConfig reports a krb5.conf that cannot be read or parsed, or a
 	// principal or realm that cannot be determined from it.

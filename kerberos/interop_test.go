@@ -227,7 +227,7 @@ func TestUnsupportedCCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range []string{"KCM:", "KEYRING:persistent:0", "DIR:/tmp/x", "MEMORY:x"} {
+	for _, n := range []string{"API:", "MSLSA:", "XYZ:abc"} {
 		if _, err := NewFromCCache(n, cfg); !errors.Is(err, ErrUnsupportedCCache) {
 			t.Errorf("%s: %v", n, err)
 		}
