@@ -93,6 +93,12 @@ type ChromiumOptions struct {
 	// that would change where Chromium connects (--proxy*,
 	// --host-resolver-rules, --user-data-dir, ...) are refused.
 	ExtraFlags []string
+	// Env are environment variables added to Chromium's own (which is
+	// built from scratch): only Kerberos's, KRB5CCNAME=FILE:path and
+	// KRB5_CONFIG=path for single sign-on with an auth-server allow-list
+	// (--auth-server-allowlist in ExtraFlags). Others are refused, so no
+	// *_proxy variable can send Chromium elsewhere.
+	Env []string
 	// Timeout is how long one run may take; 60 s if zero. Past it, the
 	// run's whole process group is killed and the test fails.
 	Timeout time.Duration
@@ -193,6 +199,12 @@ func checkChromiumOptions(opts ChromiumOptions) error {
 			}
 		}
 	}
+	for _, kv := range opts.Env {
+		name, _, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(name, "KRB5") {
+			return fmt.Errorf("Env: %q: only KRB5* variables (KRB5CCNAME, KRB5_CONFIG) may be set", kv)
+		}
+	}
 	if opts.Timeout < 0 || opts.WindowWidth < 0 || opts.WindowHeight < 0 {
 		return fmt.Errorf("negative Timeout or window size")
 	}
@@ -270,7 +282,7 @@ func runChromium(t testing.TB, opts ChromiumOptions, args []string) (*chromiumRu
 	cmd := exec.Command(chromiumBin, argv...)
 	// An environment of its own: no *_proxy variables, no DISPLAY, no
 	// API keys; HOME (~/.cache, ~/.pki) inside the run's directory.
-	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + home, "LANG=C.UTF-8", "TMPDIR=" + tmp}
+	cmd.Env = append([]string{"PATH=/usr/bin:/bin", "HOME=" + home, "LANG=C.UTF-8", "TMPDIR=" + tmp}, opts.Env...)
 	cmd.Dir = dir
 	// Files, not pipes: a helper process holding a pipe open could make
 	// Wait hang after the browser exited.

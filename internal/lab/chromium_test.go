@@ -194,6 +194,9 @@ func TestChromiumOptionsChecked(t *testing.T) {
 		{ChromiumOptions{ExtraFlags: []string{"--disable-features=X"}}, false},
 		{ChromiumOptions{ExtraFlags: []string{"--user-data-dir=/root"}}, false},
 		{ChromiumOptions{ExtraFlags: []string{"http://example.com/"}}, false},
+		{ChromiumOptions{Env: []string{"KRB5CCNAME=FILE:/tmp/cc", "KRB5_CONFIG=/tmp/krb5.conf"}}, true},
+		{ChromiumOptions{Env: []string{"http_proxy=http://10.0.0.1:80"}}, false},
+		{ChromiumOptions{Env: []string{"KRB5CCNAME"}}, false},
 	} {
 		if err := checkChromiumOptions(tc.opts); (err == nil) != tc.ok {
 			t.Errorf("%+v: err = %v, want ok=%v", tc.opts, err, tc.ok)
