@@ -1,8 +1,9 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/sesame-auth/sesame/auth"
@@ -70,11 +71,17 @@ func newNegotiate(cfg negotiateConfig) (auth.Credential, error) {
 	}
 	if kcfg != nil {
 		if cfg.user == "" {
-			// Single sign-on: whoever the credential cache holds.
-			var path string
-			if path, err = kerberos.CCachePath(getenv("KRB5CCNAME"), kcfg); err == nil {
-				if _, statErr := os.Stat(path); statErr == nil || cfg.required {
-					n.Kerberos, err = kerberos.NewFromCCache("FILE:"+path, kcfg)
+			// Single sign-on: whoever the credential cache holds (a
+			// collection's primary cache). An empty or missing cache is
+			// passed over unless Negotiate was asked for; one that
+			// cannot be read (no KCM daemon, damaged) is kept, so that
+			// the handshake says why.
+			name := kerberos.DefaultCCacheName(kcfg, getenv)
+			var col kerberos.CCacheCollection
+			if col, err = kerberos.ResolveCCache(name, kcfg); err == nil {
+				_, _, loadErr := kerberos.FindCCache(context.Background(), col, "")
+				if loadErr == nil || cfg.required || !errors.Is(loadErr, kerberos.ErrCacheEmpty) {
+					n.Kerberos, err = kerberos.NewFromCCache(name, kcfg)
 				}
 			}
 		} else {
@@ -117,13 +124,16 @@ func newNegotiate(cfg negotiateConfig) (auth.Credential, error) {
 //  3. else none (nil, nil): NTLM with the password, inside SPNEGO or on
 //     its own.
 func namedKerberos(cfg negotiateConfig, kcfg *kerberos.Config, getenv func(string) string) (*kerberos.Client, error) {
-	cached := "" // the cache's principal, if there is one
-	if path, err := kerberos.CCachePath(getenv("KRB5CCNAME"), kcfg); err == nil {
-		if p, err := kerberos.CCachePrincipal(path); err == nil {
-			if kerberos.MatchUser(cfg.user, p) {
-				return kerberos.NewFromCCacheAs("FILE:"+path, p, kcfg)
-			}
-			cached = p
+	cached := "" // the primary cache's principal, if there is one
+	if col, err := kerberos.ResolveCCache(kerberos.DefaultCCacheName(kcfg, getenv), kcfg); err == nil {
+		ctx := context.Background()
+		if c, cc, err := kerberos.FindCCache(ctx, col, cfg.user); err == nil {
+			// The cache of the named user, primary or not (a DIR:,
+			// KCM: or KEYRING: collection holds several).
+			return kerberos.NewFromCCacheAs(c.Name(), cc.Principal.String(), kcfg)
+		}
+		if _, cc, err := kerberos.FindCCache(ctx, col, ""); err == nil {
+			cached = cc.Principal.String()
 		}
 	}
 	principal, configured := kerberos.UserPrincipal(cfg.user, kcfg)

@@ -124,18 +124,14 @@ func checkTypedPassword(e *env, cfg *config.Config, secret *secretFlags, logger 
 // waitingSSO is single sign-on from the default credential cache before
 // there is one: a Negotiate credential that cannot start (and is passed
 // over) until kinit writes the cache, and is then used without a restart.
-// nil without a krb5.conf or with a cache gokrb5 cannot read (KCM:,
-// KEYRING:).
+// nil without a krb5.conf or with a cache type sesame cannot read
+// (API:, MSLSA:).
 func waitingSSO(e *env) auth.Credential {
 	kcfg, err := kerberos.LoadConfig(e.getenv("KRB5_CONFIG"))
 	if err != nil {
 		return nil
 	}
-	path, err := kerberos.CCachePath(e.getenv("KRB5CCNAME"), kcfg)
-	if err != nil {
-		return nil
-	}
-	k, err := kerberos.NewFromCCache("FILE:"+path, kcfg)
+	k, err := kerberos.NewFromCCache(kerberos.DefaultCCacheName(kcfg, e.getenv), kcfg)
 	if err != nil {
 		return nil
 	}
