@@ -618,6 +618,8 @@ func explainRefusal(challenges []string, creds []auth.Credential, basicWithheld 
 		}
 	}
 	switch {
+	case fits && cacheUnreadable(creds) != "":
+		return fmt.Sprintf("%s; offered: %s", cacheUnreadable(creds), strings.Join(offered, ", "))
 	case fits:
 		return fmt.Sprintf("the credentials were refused; offered: %s", strings.Join(offered, ", "))
 	case basicOffered:
