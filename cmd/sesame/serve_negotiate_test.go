@@ -157,3 +157,68 @@ print(r.json().get("X-Remote-User", ["-"])[0])
 		}
 	})
 }
+
+// Negotiate over TLS with channel_binding = "required": python3-gssapi
+// (MIT's libgssapi) binding the ticket to the TLS channel
+// (tls-server-end-point of the server's certificate) gets in; the same
+// with bindings of another certificate, and curl 7.88, which sends no
+// bindings, are refused.
+func TestServeNegotiateTLSChannelBinding(t *testing.T) {
+	lab.RequirePython(t, "gssapi")
+	kdc := lab.StartKDC(t, lab.KDCOptions{Users: []lab.KerberosUser{{Name: "alice", Password: "AlicePass123"}}})
+	cc := kdc.Kinit(t, "alice", "AlicePass123")
+	backend := echoBackend(t)
+	bin := buildSesame(t)
+	cert, key := writeServeCert(t)
+	srv := startServe(t, bin, kdc.Env(), "https", "--backend", backend.URL, "--keytab", kdc.ServiceKeytab,
+		"--tls-cert", cert, "--tls-key", key, "--config", writeTOML(t, "[serve]\nchannel_binding = \"required\"\n"))
+	port := srv.Addr[strings.LastIndexByte(srv.Addr, ':')+1:]
+	url := "https://localhost:" + port + "/app"
+	env := append(kdc.Env(), "KRB5CCNAME=FILE:"+cc)
+
+	if _, status := curlEnv(t, env, "--negotiate", "-u", ":", "--cacert", cert, "--resolve", "localhost:"+port+":127.0.0.1", url); status != 401 {
+		t.Errorf("curl without channel bindings: status %d, want 401", status)
+	}
+	if !strings.Contains(srv.log.String(), "channel binding required, the client sent none") {
+		t.Errorf("the log does not say why curl was refused:\n%s", srv.log.String())
+	}
+
+	// One request with a Kerberos token (MIT's initiator) bound to the
+	// certificate the server presented (or, with "wrong", to another).
+	script := `import sys, ssl, hashlib, base64, json, http.client, gssapi
+port, cafile, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+conn = http.client.HTTPSConnection("localhost", int(port), context=ssl.create_default_context(cafile=cafile), timeout=30)
+conn.connect()
+der = conn.sock.getpeercert(binary_form=True)
+if mode == "wrong":
+    der = b"another certificate"
+cb = gssapi.raw.ChannelBindings(application_data=b"tls-server-end-point:" + hashlib.sha256(der).digest())
+ctx = gssapi.SecurityContext(name=gssapi.Name("HTTP@localhost", gssapi.NameType.hostbased_service), usage="initiate", channel_bindings=cb)
+tok = ctx.step()
+conn.request("GET", "/app", headers={"Authorization": "Negotiate " + base64.b64encode(tok).decode()})
+r = conn.getresponse()
+body = r.read().decode()
+print(r.status)
+print(json.loads(body).get("X-Remote-User", ["-"])[0] if r.status == 200 else "-")
+`
+	for _, tc := range []struct{ mode, want string }{{"right", "200\nalice@CORP.TEST\n"}, {"wrong", "401\n-\n"}} {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		cmd := exec.CommandContext(ctx, "/usr/bin/python3", "-c", script, port, cert, tc.mode)
+		cmd.Env = append([]string{"PATH=/usr/bin:/bin"}, env...)
+		out, err := cmd.CombinedOutput()
+		cancel()
+		if err != nil || string(out) != tc.want {
+			t.Errorf("python3-gssapi with %s bindings: %v\n%s\nwant %q\n%s", tc.mode, err, out, tc.want, srv.log.String())
+		}
+	}
+}
+
+// writeTOML writes a configuration file and returns its path.
+func writeTOML(t *testing.T, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "sesame.toml")
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
