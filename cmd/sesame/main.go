@@ -59,6 +59,8 @@ var commands = map[string]command{
 	"pac":     {"evaluate a PAC file for URLs, as a browser would", runPAC},
 	"doctor":  {"diagnose the upstream proxy: schemes offered, credentials tried once, suggested config", runDoctor},
 	"login":   {"store an upstream account's password in the OS keyring (--check, --delete)", runLogin},
+	"kinit":   {"get a Kerberos TGT (password, keytab or OS keyring) into the default cache: FILE, DIR, KCM or KEYRING", runKinit},
+	"klist":   {"list the tickets of a Kerberos credential cache (-l: the caches of a collection)", runKlist},
 	"service": {"install and control the proxy as a Windows service (Windows only)", runService},
 }
 
