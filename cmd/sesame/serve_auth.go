@@ -143,6 +143,14 @@ func newServeAuth(getenv func(string) string, s *config.Serve, modes *pathModes,
 	if len(sa.schemes) == 0 && (s.Mode != "off" || len(s.RequiredPaths) > 0 || len(s.OptionalPaths) > 0) {
 		return nil, usagef("no way to authenticate visitors: configure a keytab, ntlm_users, ntlm_hashes, winbind, htpasswd or htdigest (or mode = \"off\")")
 	}
+	// The access log names the user also where the middleware answers
+	// itself (the login path's redirect), not only where the backend is
+	// asked.
+	mw.OnResult = func(r *http.Request, u *auth.User, _ error) {
+		if u != nil {
+			recordUser(r, &serveUser{Principal: u.Principal, Scheme: u.Scheme})
+		}
+	}
 	sa.wrap = mw.Wrap
 	sa.connContext = mw.ConnContext
 	sa.connState = mw.ConnState

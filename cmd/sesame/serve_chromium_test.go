@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -97,6 +98,9 @@ func TestServeChromiumSSO(t *testing.T) {
 			t.Logf("%s: %s", probe, got)
 			if !strings.HasPrefix(got, "alice@CORP.TEST tries=") {
 				t.Errorf("the DOM says %q, want alice@CORP.TEST\n%s", got, srv.log.String())
+			}
+			if strings.HasPrefix(probe, "/login") && !regexp.MustCompile(`path=/login .*status=303 .*user=alice@CORP.TEST auth=Negotiate`).MatchString(srv.log.String()) {
+				t.Errorf("the access log does not name the user of the login redirect:\n%s", srv.log.String())
 			}
 		})
 	}
