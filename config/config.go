@@ -134,7 +134,13 @@ func Parse(r io.Reader) (*Config, error) {
 			keys[i] = k.String()
 		}
 		sort.Strings(keys)
-		return nil, fmt.Errorf("%w: unknown key %s", ErrInvalid, strings.Join(keys, ", "))
+		msg := "unknown key " + strings.Join(keys, ", ")
+		if len(keys) == 1 {
+			if s := Closest(keys[0], Keys()); s != "" {
+				msg += " (did you mean " + s + "?)"
+			}
+		}
+		return nil, fmt.Errorf("%w: %s", ErrInvalid, msg)
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err

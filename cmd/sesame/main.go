@@ -24,7 +24,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
+	"strings"
+
+	"github.com/sesame-auth/sesame/config"
 )
 
 // version is sesame's version, set at release builds with
@@ -40,6 +44,9 @@ type env struct {
 	// stdinTerminal reports whether stdin is a terminal, so that
 	// passwords are read without echo and with a prompt.
 	stdinTerminal bool
+	// environ lists the environment (os.Environ), to report SESAME_*
+	// variables sesame does not know; nil skips the check.
+	environ func() []string
 }
 
 // command is one subcommand; run gets the arguments after its name.
@@ -62,6 +69,8 @@ var commands = map[string]command{
 	"kinit":   {"get a Kerberos TGT (password, keytab or OS keyring) into the default cache: FILE, DIR, KCM or KEYRING", runKinit},
 	"klist":   {"list the tickets of a Kerberos credential cache (-l: the caches of a collection)", runKlist},
 	"service": {"install and control the proxy as a Windows service (Windows only)", runService},
+	"version": {"print sesame's version and VCS revision (also --version)", runVersion},
+	"help":    {"print a command's help: sesame help COMMAND", nil},
 }
 
 // usageError marks errors caused by how sesame was called (exit status 2).
@@ -72,12 +81,16 @@ func (e *usageError) Error() string { return e.msg }
 func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
 
 func main() {
-	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, stdinTerminal: isTerminal(os.Stdin)}
+	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, stdinTerminal: isTerminal(os.Stdin), environ: os.Environ}
 	os.Exit(run(e, os.Args[1:]))
 }
 
 // run executes one command line and returns the exit status.
 func run(e *env, args []string) int {
+	if len(args) >= 2 && args[0] == "help" {
+		// "sesame help get" is "sesame get -h".
+		args = []string{args[1], "-h"}
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		printUsage(e.stderr)
 		if len(args) == 0 {
@@ -85,12 +98,23 @@ func run(e *env, args []string) int {
 		}
 		return 0
 	}
+	if args[0] == "--version" || args[0] == "-V" {
+		args[0] = "version"
+	}
 	cmd, ok := commands[args[0]]
-	if !ok {
-		fmt.Fprintf(e.stderr, "sesame: unknown command %q\n\n", args[0])
-		printUsage(e.stderr)
+	if !ok || cmd.run == nil {
+		msg := fmt.Sprintf("sesame: unknown command %q", args[0])
+		names := make([]string, 0, len(commands))
+		for n := range commands {
+			names = append(names, n)
+		}
+		if s := config.Closest(args[0], names); s != "" {
+			msg += fmt.Sprintf("; did you mean %q?", s)
+		}
+		fmt.Fprintf(e.stderr, "%s (see sesame -h)\n", msg)
 		return 2
 	}
+	warnUnknownEnv(e)
 	err := cmd.run(e, args[1:])
 	var ue *usageError
 	switch {
@@ -123,7 +147,31 @@ func printUsage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-8s %s\n", n, commands[n].summary)
 	}
-	fmt.Fprintln(w, "\nRun 'sesame COMMAND -h' for a command's flags.")
+	fmt.Fprintln(w, "\nRun 'sesame help COMMAND' or 'sesame COMMAND -h' for a command's flags,\n'sesame --version' for the version.")
+}
+
+// warnUnknownEnv reports SESAME_* variables sesame does not read: a typo
+// there (SESAME_UPSTREAM for SESAME_UPSTREAMS) would otherwise be ignored
+// without a word.
+func warnUnknownEnv(e *env) {
+	if e.environ == nil {
+		return
+	}
+	known := make([]string, 0, len(config.EnvVars))
+	for _, v := range config.EnvVars {
+		known = append(known, v.Name)
+	}
+	for _, kv := range e.environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "SESAME_") || slices.Contains(known, name) || strings.HasPrefix(name, "SESAME_LAB_") {
+			continue
+		}
+		msg := fmt.Sprintf("sesame: warning: unknown environment variable %s, ignored", name)
+		if s := config.Closest(name, known); s != "" {
+			msg += fmt.Sprintf(" (did you mean %s?)", s)
+		}
+		fmt.Fprintln(e.stderr, msg)
+	}
 }
 
 // exitError carries an exit status other than 1 (failure) and 2 (usage),

@@ -29,7 +29,7 @@ import (
 const proxyUsage = `sesame proxy [--config FILE | --import cntlm.conf|px.ini] [--print-config]
                     [--listen ADDR]... [--upstream HOST:PORT]... [--no-proxy LIST] [--direct-fallback]
                     [--user 'DOMAIN\user' (--password-stdin | --password-env VAR | --nt-hash HEX | --ntlmv2-hash HEX)]
-                    [--auth any|ntlm|digest|basic] [--allow CIDR]... [--log-level debug|info|warn|error]
+                    [--auth any|negotiate|ntlm|digest|basic] [--allow CIDR]... [--log-level debug|info|warn|error]
 
 Settings come from the built-in defaults, then the config file (--config, or
 $SESAME_CONFIG, or ~/.config/sesame/sesame.toml if it exists), then SESAME_*
@@ -55,25 +55,35 @@ type proxyFlags struct {
 	secret                                         secretFlags
 }
 
-func newProxyFlags(fs *flag.FlagSet) *proxyFlags {
+// newProxyFlags registers the proxy's flags on fs, but for those named in
+// omit: a command that does not listen (doctor) takes no --listen.
+func newProxyFlags(fs *flag.FlagSet, omit ...string) *proxyFlags {
 	p := &proxyFlags{fs: fs}
-	p.configFile = fs.String("config", "", "configuration `FILE` (TOML)")
-	p.importFile = fs.String("import", "", "read a cntlm.conf or px.ini `FILE` instead, reporting what does not map")
-	fs.Var(&p.listens, "listen", "address to listen on (repeatable; default 127.0.0.1:3128)")
-	fs.Var(&p.upstreams, "upstream", "upstream proxy HOST:PORT or URL, tried in order (repeatable; default: HTTPS_PROXY/HTTP_PROXY)")
-	p.noProxy = fs.String("no-proxy", "", "hosts reached directly (NO_PROXY syntax; default $NO_PROXY)")
-	p.directFallback = fs.Bool("direct-fallback", false, "go DIRECT when every upstream is down")
-	p.user = fs.String("user", "", "account for the upstream proxy: DOMAIN\\user, user@domain or user")
-	p.domain = fs.String("domain", "", "domain, if --user has none")
-	p.workstation = fs.String("workstation", "", "workstation name sent in NTLM")
-	p.ntlmv2Hash = fs.String("ntlmv2-hash", "", "NTLMv2 hash (PassNTLMv2 from 'sesame hash'); NTLM only")
-	p.schemes = fs.String("auth", "", "schemes to answer the upstream with: any, or a comma list of ntlm, digest, basic")
-	fs.Var(&p.allows, "allow", "client network allowed besides loopback, e.g. 10.0.0.0/8 (repeatable; needed to listen beyond loopback)")
-	p.logLevel = fs.String("log-level", "", "debug, info, warn or error (default info)")
-	p.pac = fs.String("pac", "", "PAC file `PATH_OR_URL` choosing the route per URL (instead of --upstream)")
-	p.ntlmToBasic = fs.Bool("ntlm-to-basic", false, "clients give DOMAIN\\user:password in Basic; sesame answers the upstream as that user")
-	p.localTargets = fs.Bool("allow-localhost-targets", false, "gateway mode: let --allow clients reach this host's own addresses (127.0.0.1, ...) through the proxy")
-	p.admin = fs.String("admin", "", "loopback `ADDR` for the status page, /metrics and /proxy.pac (e.g. 127.0.0.1:3129)")
+	// Omitted flags keep their defaults, in a set nobody parses.
+	hidden := flag.NewFlagSet("", flag.ContinueOnError)
+	on := func(name string) *flag.FlagSet {
+		if slices.Contains(omit, name) {
+			return hidden
+		}
+		return fs
+	}
+	p.configFile = on("config").String("config", "", "configuration `FILE` (TOML)")
+	p.importFile = on("import").String("import", "", "read a cntlm.conf or px.ini `FILE` instead, reporting what does not map")
+	on("listen").Var(&p.listens, "listen", "`ADDR` to listen on (repeatable; default 127.0.0.1:3128)")
+	on("upstream").Var(&p.upstreams, "upstream", "upstream proxy `HOST:PORT` or URL, tried in order (repeatable; default: HTTPS_PROXY/HTTP_PROXY)")
+	p.noProxy = on("no-proxy").String("no-proxy", "", "`LIST` of hosts reached directly (NO_PROXY syntax; default $NO_PROXY)")
+	p.directFallback = on("direct-fallback").Bool("direct-fallback", false, "go DIRECT when every upstream is down")
+	p.user = on("user").String("user", "", "account for the upstream proxy: `DOMAIN\\user`, user@domain or user")
+	p.domain = on("domain").String("domain", "", "`DOMAIN`, if --user has none")
+	p.workstation = on("workstation").String("workstation", "", "workstation `NAME` sent in NTLM")
+	p.ntlmv2Hash = on("ntlmv2-hash").String("ntlmv2-hash", "", "NTLMv2 hash (`HEX`, PassNTLMv2 from 'sesame hash'); NTLM only")
+	p.schemes = on("auth").String("auth", "", "schemes to answer the upstream with: any, or a comma `LIST` of negotiate, ntlm, digest, basic")
+	on("allow").Var(&p.allows, "allow", "client network allowed besides loopback, e.g. 10.0.0.0/8 (`CIDR`, repeatable; needed to listen beyond loopback)")
+	p.logLevel = on("log-level").String("log-level", "", "`LEVEL`: debug, info, warn or error (default info)")
+	p.pac = on("pac").String("pac", "", "PAC file `PATH_OR_URL` choosing the route per URL (instead of --upstream)")
+	p.ntlmToBasic = on("ntlm-to-basic").Bool("ntlm-to-basic", false, "clients give DOMAIN\\user:password in Basic; sesame answers the upstream as that user")
+	p.localTargets = on("allow-localhost-targets").Bool("allow-localhost-targets", false, "gateway mode: let --allow clients reach this host's own addresses (127.0.0.1, ...) through the proxy")
+	p.admin = on("admin").String("admin", "", "loopback `ADDR` for the status page, /metrics and /proxy.pac (e.g. 127.0.0.1:3129)")
 	p.secret.register(fs)
 	return p
 }
@@ -149,7 +159,7 @@ func (p *proxyFlags) config(e *env) (*config.Config, []config.ImportNote, error)
 
 // runProxy runs the local authenticating proxy until SIGINT or SIGTERM.
 func runProxy(e *env, args []string) error {
-	fs := newFlagSet("sesame proxy", proxyUsage, e.stderr)
+	fs := newFlagSet("sesame proxy", proxyUsage+"\n\n"+envVarsHelp(), e.stderr)
 	pf := newProxyFlags(fs)
 	printConfig := fs.Bool("print-config", false, "print the effective configuration as TOML and exit (secrets included: don't paste it)")
 	exampleConfig := fs.Bool("example-config", false, "print a commented example configuration and exit")

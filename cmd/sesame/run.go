@@ -47,7 +47,7 @@ func runRun(e *env, args []string) error {
 		e = &e2
 	}
 	fs := newFlagSet("sesame run", runUsage, e.stderr)
-	pf := newProxyFlags(fs)
+	pf := newProxyFlags(fs, "allow", "admin", "ntlm-to-basic", "allow-localhost-targets")
 	// Everything after "--" is the command; the proxy flags come before.
 	var cmdArgs []string
 	for i, a := range args {

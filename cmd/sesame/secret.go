@@ -27,7 +27,7 @@ func (s *secretFlags) register(fs interface {
 }) {
 	fs.BoolVar(&s.passwordStdin, "password-stdin", false, "read the password from the first line of stdin")
 	fs.StringVar(&s.passwordEnv, "password-env", "", "read the password from environment variable `VAR`")
-	fs.StringVar(&s.ntHash, "nt-hash", "", "use this NT hash (32 hex digits, from 'sesame hash') instead of a password")
+	fs.StringVar(&s.ntHash, "nt-hash", "", "use this NT hash (`HEX`, 32 digits, from 'sesame hash') instead of a password")
 }
 
 // given reports whether any secret source was named.

@@ -29,7 +29,13 @@ func runToken(e *env, args []string) error {
 	case "decode":
 		return tokenDecode(e, args[1:])
 	case "-h", "--help", "help":
-		fmt.Fprintf(e.stderr, "usage: %s\n", tokenUsage)
+		// Each subcommand's synopsis and flags, not only the synopses.
+		for i, sub := range []func(*env, []string) error{tokenNegotiate, tokenAuthenticate, tokenDecode} {
+			if i > 0 {
+				fmt.Fprintln(e.stderr)
+			}
+			sub(e, []string{"-h"})
+		}
 		return errHelp
 	}
 	return usagef("unknown subcommand %q (negotiate, authenticate, decode)", args[0])
