@@ -202,7 +202,7 @@ func TestBadInputGivesClearErrors(t *testing.T) {
 		{[]string{"token", "authenticate", "--user", "a", "--challenge", "TlRMTVNTUAACAAAA", "--password-env", "PW"}, 1, "malformed"},
 		{[]string{"hash"}, 2, "--user is required"},
 		{[]string{"hash", "--user", "a", "extra"}, 2, "unexpected argument"},
-		{[]string{"token", "negotiate", "--bogus"}, 2, "not defined"},
+		{[]string{"token", "negotiate", "--bogus"}, 2, "unknown flag --bogus"},
 	} {
 		code, _, errOut := sesame(t, "", map[string]string{"PW": "secret-pw"}, tc.args...)
 		if code != tc.code || !strings.Contains(errOut, tc.contains) {
