@@ -353,28 +353,9 @@ func newProxyServerAccount(e *env, cfg *config.Config, secret *secretFlags, logg
 }
 
 func buildProxyServer(e *env, cfg *config.Config, secret *secretFlags, logger *slog.Logger, reuse *auth.Transport, known knownSecret, acct *proxyAccount) (*proxy.Server, error) {
-	var allowed []netip.Prefix
-	for _, a := range cfg.Allow {
-		p, err := netip.ParsePrefix(a)
-		if err != nil {
-			addr, aerr := netip.ParseAddr(a)
-			if aerr != nil {
-				return nil, usagef("allow %q: %v", a, err)
-			}
-			p = netip.PrefixFrom(addr, addr.BitLen())
-		}
-		allowed = append(allowed, p.Masked())
-	}
-	for _, l := range cfg.Listen {
-		host, _, err := net.SplitHostPort(l)
-		if err != nil {
-			return nil, usagef("--listen %q: %v", l, err)
-		}
-		ip, err := netip.ParseAddr(host)
-		loopback := (err == nil && ip.IsLoopback()) || host == "localhost"
-		if !loopback && len(allowed) == 0 {
-			return nil, usagef("--listen %s is reachable from other machines: name the client networks with --allow CIDR (gateway mode)", l)
-		}
+	allowed, err := allowList(cfg.Allow, cfg.Listen, " (gateway mode)")
+	if err != nil {
+		return nil, err
 	}
 	if len(allowed) > 0 {
 		// Loopback stays allowed in gateway mode.

@@ -202,30 +202,7 @@ func cleanPath(p string) bool {
 // serveAllowList returns the client networks served besides loopback,
 // and refuses to listen beyond loopback without one.
 func serveAllowList(s *config.Serve) ([]netip.Prefix, error) {
-	var allowed []netip.Prefix
-	for _, a := range s.Allow {
-		p, err := netip.ParsePrefix(a)
-		if err != nil {
-			addr, aerr := netip.ParseAddr(a)
-			if aerr != nil {
-				return nil, usagef("allow %q: %v", a, err)
-			}
-			p = netip.PrefixFrom(addr, addr.BitLen())
-		}
-		allowed = append(allowed, p.Masked())
-	}
-	for _, l := range s.Listen {
-		host, _, err := net.SplitHostPort(l)
-		if err != nil {
-			return nil, usagef("--listen %q: %v", l, err)
-		}
-		ip, err := netip.ParseAddr(host)
-		loopback := (err == nil && ip.IsLoopback()) || host == "localhost"
-		if !loopback && len(allowed) == 0 {
-			return nil, usagef("--listen %s is reachable from other machines: name the client networks with --allow CIDR", l)
-		}
-	}
-	return allowed, nil
+	return allowList(s.Allow, s.Listen, "")
 }
 
 // allowListener closes connections from clients outside the allow-list
