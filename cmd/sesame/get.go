@@ -63,7 +63,15 @@ flags (curl's names):
   -U, --proxy-user USER[:PASS]
                              proxy account; without :PASS the password is read
                              like -u's (after it, when both come from stdin)
+      --proxy-password-stdin read the proxy password from stdin (the default
+                             when -U has no :PASS; after the origin's)
+      --proxy-password-env VAR
+                             read the proxy password from environment VAR
       --proxy-auth LIST      proxy schemes, as --auth (Basic always allowed)
+      --negotiate, --ntlm, --digest, --basic, --anyauth
+                             curl's names for --auth negotiate ... --auth any
+      --proxy-negotiate, --proxy-ntlm, --proxy-digest, --proxy-basic,
+      --proxy-anyauth        the same for --proxy-auth
   -X, --request METHOD       request method (default GET, POST with -d)
   -H, --header 'Name: value' extra header (repeatable); 'Name:' removes a
                              default header, 'Name;' sends it empty
@@ -73,6 +81,13 @@ flags (curl's names):
                              -d are joined with '&'
       --data-binary DATA     as -d but sent as is; a single --data-binary
                              @FILE is streamed from the file
+  -I, --head                 send HEAD and print the response's header
+  -i, --include              print the status line and header before the body
+      --compressed           ask for gzip or deflate and decompress the body
+  -w, --write-out FORMAT     print FORMAT after the transfer: %{http_code},
+                             %{size_download}, %{time_total},
+                             %{speed_download}, %{url_effective},
+                             %{content_type}; \n for a newline
   -o, --output FILE          write the body to FILE
   -O, --remote-name          write the body to the URL's file name (in the
                              current directory)
@@ -95,6 +110,8 @@ flags (curl's names):
                              Windows' own security packages (SSPI), with the
                              account of -u, or as the logged-on user. Without
                              an account ("-u :") SSPI is the default there.
+
+Short flags combine as in curl: -fsSL, -sSo FILE.
 
 A progress bar is drawn on stderr when it is a terminal, the body goes to
 a file, and the download is large or of unknown size.
@@ -190,6 +207,7 @@ type getOptions struct {
 	maxTime                float64
 	delegation, spn        string
 	sspi                   bool // Windows' own security packages (sspi_windows.go)
+	curl                   getCurlOptions
 }
 
 // runGet implements "sesame get": a curl-like fetch through the
@@ -252,6 +270,7 @@ func runGet(e *env, args []string) error {
 	fs.StringVar(&o.delegation, "delegation", "none", "")
 	fs.StringVar(&o.spn, "spn", "", "")
 	fs.BoolVar(&o.sspi, "sspi", false, "")
+	o.registerCurl(fs)
 
 	rest, err := parseFlags(fs, args)
 	if err != nil {
@@ -419,6 +438,9 @@ func (o *getOptions) fetch(e *env, rawURL string) error {
 		if body != nil {
 			method = http.MethodPost
 		}
+		if o.curl.head {
+			method = http.MethodHead
+		}
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
 	if err != nil {
@@ -439,7 +461,11 @@ func (o *getOptions) fetch(e *env, rawURL string) error {
 	if host != "" {
 		req.Host = host
 	}
+	if o.curl.compressed && req.Header.Get("Accept-Encoding") == "" {
+		req.Header.Set("Accept-Encoding", "gzip, deflate")
+	}
 
+	o.curl.start = time.Now()
 	resp, err := client.Do(req)
 	if err != nil {
 		return classifyGetError(err, proxyHost, len(proxyCreds) > 0)
@@ -485,6 +511,25 @@ func (o *getOptions) writeBody(e *env, resp *http.Response, outName string) (err
 		out = f
 	}
 	w := &trackingWriter{w: out}
+	if o.curl.include || o.curl.head {
+		if err := writeHead(w, resp); err != nil {
+			return exitf(exitWriteError, "writing the header: %v", err)
+		}
+	}
+	received := &countingReader{r: resp.Body}
+	var src io.Reader = received
+	if o.curl.compressed {
+		if src, err = decodedBody(resp, received); err != nil {
+			return exitf(exitRecvError, "%v", err)
+		}
+	}
+	if o.curl.writeOut != "" {
+		defer func() {
+			if err == nil {
+				_, err = io.WriteString(e.stdout, writeOutText(o.curl.writeOut, resp, received.n, time.Since(o.curl.start)))
+			}
+		}()
+	}
 	var dst io.Writer = w
 	stderrTerminal := false
 	if f, ok := e.stderr.(*os.File); ok {
@@ -497,7 +542,7 @@ func (o *getOptions) writeBody(e *env, resp *http.Response, outName string) (err
 	}
 	// A plain buffer-sized copy: the body streams through, never held
 	// whole in memory.
-	_, err = io.CopyBuffer(dst, resp.Body, make([]byte, 64<<10))
+	_, err = io.CopyBuffer(dst, src, make([]byte, 64<<10))
 	if bar != nil {
 		bar.done(err == nil)
 	}
@@ -957,9 +1002,18 @@ func (o *getOptions) proxyCredentials(pw *passwordReader, schemes map[string]boo
 		}
 		return nil, nil
 	}
+	if hasPassword && (o.curl.proxyPasswordEnv != "" || o.curl.proxyPasswordStdin) {
+		return nil, usagef("give the proxy password one way: -U USER:PASS, --proxy-password-stdin or --proxy-password-env")
+	}
+	if !hasPassword && o.curl.proxyPasswordEnv != "" {
+		if password = pw.e.getenv(o.curl.proxyPasswordEnv); password == "" {
+			return nil, fmt.Errorf("environment variable %s is empty or not set", o.curl.proxyPasswordEnv)
+		}
+		hasPassword = true
+	}
 	if !hasPassword {
 		if stdinForData && !pw.e.stdinTerminal {
-			return nil, usagef("stdin cannot carry both the body (@-) and the proxy password: use -U USER:PASS")
+			return nil, usagef("stdin cannot carry both the body (@-) and the proxy password: use -U USER:PASS or --proxy-password-env")
 		}
 		p, err := pw.read(fmt.Sprintf("Enter proxy password for user '%s': ", user))
 		if err != nil {
