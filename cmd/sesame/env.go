@@ -4,20 +4,21 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/sesame-auth/sesame/config"
 	"github.com/sesame-auth/sesame/proxy"
 )
 
-const envUsage = `sesame env [--proxy URL] [--shell sh|fish|powershell|cmd]
+const envUsage = `sesame env [--proxy URL] [--shell sh|bash|zsh|fish|powershell|cmd]
 
 Prints the commands that point HTTP_PROXY, HTTPS_PROXY (and their lower-case
-forms, which curl and wget read) at sesame, with NO_PROXY for loopback.
-Use: eval "$(sesame env)"`
+forms, which curl and wget read) at sesame, with NO_PROXY: loopback added to
+what NO_PROXY already holds. Use: eval "$(sesame env)"`
 
 // runEnv prints shell exports for using the proxy.
 func runEnv(e *env, args []string) error {
 	fs := newFlagSet("sesame env", envUsage, e.stderr)
 	proxyURL := fs.String("proxy", "", "the proxy's URL (default: the first listen address of the configuration, http://127.0.0.1:3128)")
-	shell := fs.String("shell", "sh", "syntax: sh (bash, zsh), fish, powershell or cmd")
+	shell := fs.String("shell", "sh", "syntax: sh, bash, zsh, fish, powershell or cmd")
 	rest, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -33,10 +34,15 @@ func runEnv(e *env, args []string) error {
 		}
 		u = "http://" + proxy.ClientAddr(cfg.Listen[0])
 	}
-	for _, kv := range proxyEnv(u) {
+	switch *shell {
+	case "sh", "bash", "zsh", "fish", "powershell", "cmd":
+	default:
+		return usagef("--shell %q: sh, bash, zsh, fish, powershell or cmd", *shell)
+	}
+	for _, kv := range proxyEnv(u, e.getenv) {
 		k, v, _ := strings.Cut(kv, "=")
 		switch *shell {
-		case "sh":
+		case "sh", "bash", "zsh":
 			fmt.Fprintf(e.stdout, "export %s=%s\n", k, shellQuote(v))
 		case "fish":
 			fmt.Fprintf(e.stdout, "set -gx %s %s\n", k, shellQuote(v))
@@ -53,9 +59,10 @@ func runEnv(e *env, args []string) error {
 
 // proxyEnv is the environment that sends a program's traffic to the proxy
 // at u. Loopback stays direct: a local service must not be asked for
-// through the corporate proxy.
-func proxyEnv(u string) []string {
-	const noProxy = "localhost,127.0.0.1,::1"
+// through the corporate proxy. What NO_PROXY (or no_proxy) holds already
+// stays too: the user's own exceptions.
+func proxyEnv(u string, getenv func(string) string) []string {
+	noProxy := strings.Join(config.NoProxyList(getenv("NO_PROXY"), getenv("no_proxy"), "localhost,127.0.0.1,::1"), ",")
 	return []string{
 		"HTTP_PROXY=" + u, "HTTPS_PROXY=" + u, "http_proxy=" + u, "https_proxy=" + u,
 		"NO_PROXY=" + noProxy, "no_proxy=" + noProxy,

@@ -95,6 +95,9 @@ func runPAC(e *env, args []string) error {
 	}
 	failed := false
 	for _, raw := range urls {
+		if !strings.Contains(raw, "://") {
+			raw = "http://" + raw // a bare host, as curl takes it
+		}
 		u, err := url.Parse(raw)
 		if err != nil || u.Host == "" {
 			fmt.Fprintf(e.stdout, "%s\tERROR not an absolute URL\n", raw)

@@ -89,6 +89,11 @@ func runRun(e *env, args []string) error {
 		// None running (or not ours): an ephemeral one, on a port of
 		// its own.
 		cfg.Listen = []string{"127.0.0.1:0"}
+		// The proxy's log shares stderr with the command's output:
+		// warnings only, unless a level was asked for.
+		if !flagGiven(fs, "log-level") && e.getenv("SESAME_LOG_LEVEL") == "" {
+			cfg.LogLevel = "warn"
+		}
 		logger, err := proxyLogger(e, cfg, notes)
 		if err != nil {
 			return err
@@ -158,7 +163,24 @@ func childEnv(environ []string, passwordEnv, proxyURL string) []string {
 		}
 		env = append(env, kv)
 	}
-	return append(env, proxyEnv(proxyURL)...)
+	// The command's own NO_PROXY is kept, loopback added to it; the
+	// variables are replaced, not repeated.
+	getenv := func(name string) string {
+		for _, kv := range environ {
+			if k, v, _ := strings.Cut(kv, "="); k == name {
+				return v
+			}
+		}
+		return ""
+	}
+	out := env[:0]
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if k != "NO_PROXY" && k != "no_proxy" {
+			out = append(out, kv)
+		}
+	}
+	return append(out, proxyEnv(proxyURL, getenv)...)
 }
 
 // Whether `sesame run` may use a proxy that already listens at the

@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"strings"
 
 	"github.com/sesame-auth/sesame/ntlm"
 )
@@ -12,8 +14,11 @@ const (
 	authenticateUsage = `sesame token authenticate --user 'DOMAIN\user' (--password-stdin | --password-env VAR | --nt-hash HEX)
                  --challenge TOKEN [--negotiate TOKEN] [--workstation W] [--server-cert FILE]
                  [--spn HTTP/host] [--ntlm-version 1|2] [--hex|--raw]`
-	decodeUsage = `sesame token decode [--json] [--password-stdin | --password-env VAR | --nt-hash HEX] [--hex|--raw] TOKEN...`
-	tokenUsage  = negotiateUsage + "\n       " + authenticateUsage + "\n       " + decodeUsage
+	decodeUsage = `sesame token decode [--json] [--password-stdin | --password-env VAR | --nt-hash HEX] [--hex|--raw] [TOKEN...]
+
+Without TOKEN the tokens are read from stdin, separated by white space; a
+pasted header line ("WWW-Authenticate: NTLM TlRM...") works as it is.`
+	tokenUsage = negotiateUsage + "\n       " + authenticateUsage + "\n       " + decodeUsage
 )
 
 func runToken(e *env, args []string) error {
@@ -166,11 +171,13 @@ func tokenDecode(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(tokens) == 0 {
-		return usagef("no token given")
-	}
 	if err := format.check(); err != nil {
 		return err
+	}
+	if len(tokens) == 0 {
+		if tokens, err = tokensFromStdin(e, format, secret.passwordStdin); err != nil {
+			return err
+		}
 	}
 	var out decodeOutput
 	raw := map[string][]byte{}
@@ -237,4 +244,33 @@ func printCheck(e *env, c *ntlm.ExchangeCheck) {
 		fmt.Fprintf(e.stdout, "  %-26s %s\n", "ExportedSessionKey:", c.ExportedSessionKey)
 		fmt.Fprintf(e.stdout, "  %-26s %s\n", "MIC:", c.MIC)
 	}
+}
+
+// tokensFromStdin reads the tokens "sesame token decode" got none of on
+// its command line: whitespace-separated words of stdin, header names and
+// scheme names (pasted with the token) left out; with --raw, stdin is one
+// token.
+func tokensFromStdin(e *env, format tokenFormat, passwordStdin bool) ([]string, error) {
+	if passwordStdin {
+		return nil, usagef("no token given (stdin carries the password)")
+	}
+	if format.raw {
+		return []string{"-"}, nil
+	}
+	b, err := io.ReadAll(io.LimitReader(e.stdin, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("reading tokens from stdin: %w", err)
+	}
+	var tokens []string
+	for _, w := range strings.Fields(string(b)) {
+		switch {
+		case strings.HasSuffix(w, ":"), strings.EqualFold(w, "NTLM"), strings.EqualFold(w, "Negotiate"):
+			continue
+		}
+		tokens = append(tokens, w)
+	}
+	if len(tokens) == 0 {
+		return nil, usagef("no token given, on the command line or stdin")
+	}
+	return tokens, nil
 }
