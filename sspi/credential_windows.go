@@ -317,7 +317,7 @@ func (h *handshake) step(in []byte) ([]byte, error) {
 	}
 	var cb []byte
 	if h.legs == 0 || in != nil {
-		cb = h.cb
+		cb = bindingsFor(h.c.pkg(), h.legs, h.cb)
 	}
 	// Wine's NTLM takes the first call only without any input buffer
 	// (an empty token buffer gives SEC_E_INVALID_HANDLE); Windows takes

@@ -22,6 +22,9 @@ var (
 	ErrTargetUnknown = errors.New("sspi: target unknown")
 	// ErrHandshake reports any other failure of a security call.
 	ErrHandshake = errors.New("sspi: handshake failed")
+	// ErrCertificateNotFound reports that no certificate in the Windows
+	// stores matched a thumbprint or subject.
+	ErrCertificateNotFound = errors.New("sspi: certificate not found")
 	// ErrNotWindows reports a use of SSPI on another system.
 	ErrNotWindows = errors.New("sspi: Windows only")
 )

@@ -10,10 +10,11 @@ import (
 )
 
 const (
-	negotiateUsage    = `sesame token negotiate [--domain D] [--workstation W] [--anonymous] [--hex|--raw]`
+	negotiateUsage = `sesame token negotiate [--domain D] [--workstation W] [--anonymous] [--hex|--raw]
+       sesame token negotiate --sspi [--user 'DOMAIN\user' (--password-stdin | --password-env VAR)] [--hex|--raw]`
 	authenticateUsage = `sesame token authenticate --user 'DOMAIN\user' (--password-stdin | --password-env VAR | --nt-hash HEX)
                  --challenge TOKEN [--negotiate TOKEN] [--workstation W] [--server-cert FILE]
-                 [--spn HTTP/host] [--ntlm-version 1|2] [--hex|--raw]`
+                 [--spn HTTP/host] [--ntlm-version 1|2] [--sspi] [--hex|--raw]`
 	decodeUsage = `sesame token decode [--json] [--password-stdin | --password-env VAR | --nt-hash HEX] [--hex|--raw] [TOKEN...]
 
 Without TOKEN the tokens are read from stdin, separated by white space; a
@@ -49,9 +50,11 @@ func runToken(e *env, args []string) error {
 // tokenNegotiate prints a NEGOTIATE message, the first leg of NTLM.
 func tokenNegotiate(e *env, args []string) error {
 	fs := newFlagSet("sesame token negotiate", negotiateUsage, e.stderr)
-	domain := fs.String("domain", "", "domain name to announce (OEM_DOMAIN_SUPPLIED); Windows sends none")
+	domain := fs.String("domain", "", "domain name to announce (OEM_DOMAIN_SUPPLIED), Windows sends none; with --sspi the account's domain")
 	workstation := fs.String("workstation", "", "workstation name to announce (OEM_WORKSTATION_SUPPLIED)")
 	anonymous := fs.Bool("anonymous", false, "ask for an anonymous logon (NEGOTIATE_ANONYMOUS)")
+	var sf sspiTokenFlags
+	sf.register(fs)
 	var format tokenFormat
 	format.register(fs)
 	rest, err := parseFlags(fs, args)
@@ -63,6 +66,15 @@ func tokenNegotiate(e *env, args []string) error {
 	}
 	if err := format.check(); err != nil {
 		return err
+	}
+	if !sf.sspi && (sf.user != "" || sf.secret.given()) {
+		return usagef("--user, --password-stdin and --password-env go with --sspi (sesame's own NEGOTIATE names no account)")
+	}
+	if sf.sspi {
+		if *workstation != "" || *anonymous {
+			return usagef("--workstation and --anonymous are not for --sspi: Windows' NTLM package writes its own NEGOTIATE")
+		}
+		return sspiTokenNegotiate(e, &sf, *domain, &format)
 	}
 	// An empty Client is an anonymous one; the token for a real account
 	// differs only in that flag, so the flags are set here directly.
@@ -92,9 +104,10 @@ func tokenAuthenticate(e *env, args []string) error {
 	challenge := fs.String("challenge", "", "the server's CHALLENGE `TOKEN` (required)")
 	negotiate := fs.String("negotiate", "", "the NEGOTIATE `TOKEN` that was sent; with it the answer carries a MIC")
 	workstation := fs.String("workstation", "", "workstation name to send")
-	serverCert := fs.String("server-cert", "", "TLS server certificate `FILE` (PEM or DER) for channel bindings")
+	serverCert := fs.String("server-cert", "", "TLS server certificate `FILE` (PEM or DER) for channel bindings; on Windows also a thumbprint or subject in the MY or ROOT store")
 	spn := fs.String("spn", "", "target `SPN` to send as MsvAvTargetName, e.g. HTTP/proxy.example.com")
 	version := fs.Int("ntlm-version", 2, "NTLM version: 2, or 1 for legacy servers (crackable)")
+	sspiFlag := fs.Bool("sspi", false, "make the AUTHENTICATE with Windows' own NTLM package (SSPI), not sesame's; without --user as the logged-on user")
 	var secret secretFlags
 	secret.register(fs)
 	var format tokenFormat
@@ -106,7 +119,7 @@ func tokenAuthenticate(e *env, args []string) error {
 	switch {
 	case len(rest) > 0:
 		return usagef("unexpected argument %q", rest[0])
-	case *user == "":
+	case *user == "" && !*sspiFlag:
 		return usagef("--user is required")
 	case *challenge == "":
 		return usagef("--challenge is required")
@@ -122,6 +135,10 @@ func tokenAuthenticate(e *env, args []string) error {
 	if secret.passwordStdin && format.raw && (*challenge == "-" || *negotiate == "-") {
 		return usagef("the password and a raw token cannot both come from stdin")
 	}
+	if *sspiFlag {
+		return sspiTokenAuthenticate(e, &sspiAuthArgs{user: *user, domain: *domain, challenge: *challenge, negotiate: *negotiate,
+			serverCert: *serverCert, spn: *spn, version: *version, workstation: *workstation}, &secret, &format)
+	}
 	c := &ntlm.Client{User: *user, Domain: *domain, Workstation: *workstation, TargetSPN: *spn}
 	if *version == 1 {
 		c.Compatibility = ntlm.AllowNTLMv1
@@ -130,7 +147,7 @@ func tokenAuthenticate(e *env, args []string) error {
 		return err
 	}
 	if *serverCert != "" {
-		if c.ServerCertificate, err = ntlm.LoadCertificate(*serverCert); err != nil {
+		if c.ServerCertificate, err = loadServerCert(*serverCert); err != nil {
 			return err
 		}
 	}
