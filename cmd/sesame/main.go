@@ -56,21 +56,23 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"token":   {"make and decode NTLM tokens (negotiate, authenticate, decode)", runToken},
-	"hash":    {"print the NT and NTLMv2 hashes of a password, for a config file", runHash},
-	"get":     {"fetch a URL like curl, answering NTLM/Negotiate/Digest/Basic challenges", runGet},
-	"proxy":   {"run the local authenticating proxy (default 127.0.0.1:3128)", runProxy},
-	"serve":   {"serve a web app behind Negotiate/NTLM/Basic/Digest login, as a reverse proxy", runServe},
-	"env":     {"print shell exports that point HTTP(S)_PROXY at sesame", runEnv},
-	"run":     {"run a command with HTTP(S)_PROXY pointing at sesame (starting one if none runs)", runRun},
-	"pac":     {"evaluate a PAC file for URLs, as a browser would", runPAC},
-	"doctor":  {"diagnose the upstream proxy: schemes offered, credentials tried once, suggested config", runDoctor},
-	"login":   {"store an upstream account's password in the OS keyring (--check, --delete)", runLogin},
-	"kinit":   {"get a Kerberos TGT (password, keytab or OS keyring) into the default cache: FILE, DIR, KCM or KEYRING", runKinit},
-	"klist":   {"list the tickets of a Kerberos credential cache (-l: the caches of a collection)", runKlist},
-	"service": {"install and control the proxy as a Windows service (Windows only)", runService},
-	"version": {"print sesame's version and VCS revision (also --version)", runVersion},
-	"help":    {"print a command's help: sesame help COMMAND", nil},
+	"token":     {"make and decode NTLM tokens (negotiate, authenticate, decode)", runToken},
+	"hash":      {"print the NT and NTLMv2 hashes of a password, for a config file", runHash},
+	"get":       {"fetch a URL like curl, answering NTLM/Negotiate/Digest/Basic challenges", runGet},
+	"proxy":     {"run the local authenticating proxy (default 127.0.0.1:3128)", runProxy},
+	"serve":     {"serve a web app behind Negotiate/NTLM/Basic/Digest login, as a reverse proxy", runServe},
+	"env":       {"print shell exports that point HTTP(S)_PROXY at sesame", runEnv},
+	"run":       {"run a command with HTTP(S)_PROXY pointing at sesame (starting one if none runs)", runRun},
+	"pac":       {"evaluate a PAC file for URLs, as a browser would", runPAC},
+	"doctor":    {"diagnose the upstream proxy: schemes offered, credentials tried once, suggested config", runDoctor},
+	"login":     {"store an upstream account's password in the OS keyring (--check, --delete)", runLogin},
+	"kinit":     {"get a Kerberos TGT (password, keytab or OS keyring) into the default cache: FILE, DIR, KCM or KEYRING", runKinit},
+	"klist":     {"list the tickets of a Kerberos credential cache (-l: the caches of a collection)", runKlist},
+	"install":   {"start the proxy at each logon of this user (Windows Run key; elsewhere: how)", runInstall},
+	"uninstall": {"remove the autostart entry of 'sesame install'", runUninstall},
+	"service":   {"install and control the proxy as a Windows service (Windows only)", runService},
+	"version":   {"print sesame's version and VCS revision (also --version)", runVersion},
+	"help":      {"print a command's help: sesame help COMMAND", nil},
 }
 
 // usageError marks errors caused by how sesame was called (exit status 2).

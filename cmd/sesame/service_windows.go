@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/windows"
 	"golang.org/x/sys/windows/svc"
+	"golang.org/x/sys/windows/svc/eventlog"
 	"golang.org/x/sys/windows/svc/mgr"
 
 	"github.com/sesame-auth/sesame/config"
@@ -27,9 +28,13 @@ const serviceUsage = `sesame service install [proxy flags]   register the Window
        sesame service start | stop | status    status exits 3 when the service is not running
        sesame service run [proxy flags]        what the service manager runs; in a console, the same as 'sesame proxy'
 
-The service runs 'sesame.exe service run PROXY FLAGS' as LocalSystem. Its log
-is sesame-service.log next to the config file (--config), or in
-%ProgramData%\sesame without one. Secrets never go on the service's command
+The service runs 'sesame.exe service run PROXY FLAGS' as LocalSystem, which is
+not you: single sign-on (SSPI) cannot work from it, so it needs an account in
+the config file (auth.user and its secret) and refuses to start without one.
+For single sign-on use 'sesame install' (autostart at your logon) instead.
+Its log is sesame-service.log next to the config file (--config), or in
+%ProgramData%\sesame without one; starts, stops and errors also go to the
+Windows event log (Application, source "sesame"). Secrets never go on the service's command
 line (every local user can read it): put them in the config file.`
 
 const (
@@ -198,6 +203,9 @@ func serviceInstall(e *env, args []string) error {
 		s.Close()
 		return fmt.Errorf("service %s is installed already ('sesame service uninstall' first)", serviceName)
 	}
+	if err := serviceAccountCheck(e, runArgs[2:]); err != nil {
+		return err
+	}
 	s, err := m.CreateService(serviceName, exe, mgr.Config{
 		DisplayName: serviceDisplayName,
 		Description: serviceDescription,
@@ -215,6 +223,9 @@ func serviceInstall(e *env, args []string) error {
 		{Type: mgr.NoAction},
 	}, 24*60*60); err != nil {
 		fmt.Fprintf(e.stderr, "sesame service: warning: no restart-on-failure: %v\n", err)
+	}
+	if err := installEventSource(); err != nil {
+		fmt.Fprintf(e.stderr, "sesame service: warning: no event log source %q (the log file still works): %v\n", serviceName, err)
 	}
 	fmt.Fprintf(e.stdout, "installed service %s: %s %s\n", serviceName, exe, strings.Join(runArgs, " "))
 	fmt.Fprintf(e.stdout, "log: %s\nstart it with 'sesame service start' (it also starts at boot)\n", serviceLogPath(runArgs[2:]))
@@ -288,6 +299,7 @@ func serviceUninstall(e *env, s *mgr.Service) error {
 	if err := s.Delete(); err != nil {
 		return fmt.Errorf("delete service %s: %w", serviceName, err)
 	}
+	_ = eventlog.Remove(serviceName) // absent when the install could not add it
 	fmt.Fprintf(e.stdout, "removed service %s\n", serviceName)
 	return nil
 }
@@ -479,8 +491,21 @@ func (h *serviceHandler) Execute(_ []string, req <-chan svc.ChangeRequest, statu
 		return true, serviceExitNoLog
 	}
 	defer f.Close()
-	log := slog.New(slog.NewTextHandler(f, nil))
+	var handler slog.Handler = slog.NewTextHandler(f, nil)
+	ev, evErr := eventlog.Open(serviceName)
+	if evErr == nil {
+		defer ev.Close()
+		handler = eventLogHandler{handler, ev}
+	}
+	log := slog.New(handler)
 	log.Info("service starting", "version", version, "pid", os.Getpid())
+	if evErr != nil {
+		log.Warn("no Windows event log; this file only", "err", evErr)
+	}
+	if err := serviceAccountCheck(&env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, getenv: os.Getenv}, h.args); err != nil {
+		log.Error("service refused to start", "err", err)
+		return true, serviceExitUsage
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
