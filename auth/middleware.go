@@ -90,6 +90,10 @@ type Middleware struct {
 	KerberosChannelBinding ntlm.ChannelBindingMode
 	// NTLM, if set, accepts raw NTLM ("Authorization: NTLM ...").
 	NTLM *ntlm.Server
+	// Platform, when set, answers its scheme (PlatformScheme) with the
+	// operating system's acceptor (sspi.Acceptor on Windows), before
+	// Negotiate and NTLM above.
+	Platform PlatformAcceptor
 	// NTLMVerifiedBy is User.Verified for NTLM logons; default "ntlm
 	// user file" (say "winbind" for pass-through).
 	NTLMVerifiedBy string
@@ -266,6 +270,12 @@ func (m *Middleware) authenticate(r *http.Request, cs *connState, values []strin
 	scheme, rest, _ := strings.Cut(strings.TrimSpace(v), " ")
 	rest = strings.TrimSpace(rest)
 	switch {
+	case m.platformOffered(r, cs) && strings.EqualFold(scheme, m.Platform.PlatformScheme()):
+		tok, err := decodeToken(rest)
+		if err != nil {
+			return outcome{err: fmt.Errorf("auth: %s: %w", scheme, err)}
+		}
+		return m.servePlatform(r, cs, tok)
 	case strings.EqualFold(scheme, "Negotiate") && m.negotiateOffered(r, cs):
 		tok, err := decodeToken(rest)
 		if err != nil {
@@ -317,6 +327,9 @@ func (m *Middleware) ntlmOffered(r *http.Request, cs *connState) bool {
 // connection-bound ones first (browsers pick the first they support).
 func (m *Middleware) challenge(w http.ResponseWriter, r *http.Request, cs *connState, stale bool) {
 	h := w.Header()
+	if m.platformOffered(r, cs) {
+		h.Add("WWW-Authenticate", m.Platform.PlatformScheme())
+	}
 	if m.negotiateOffered(r, cs) {
 		h.Add("WWW-Authenticate", "Negotiate")
 	}

@@ -3,6 +3,7 @@ package sspi
 import (
 	"bytes"
 
+	"github.com/sesame-auth/sesame/ntlm"
 	"github.com/sesame-auth/sesame/spnego"
 )
 
@@ -86,4 +87,25 @@ func channelBindings(appData []byte) []byte {
 	le32(28, header)               // dwApplicationDataOffset
 	copy(b[header:], appData)
 	return b
+}
+
+// authenticateName returns DOMAIN\user (or user) of an NTLM AUTHENTICATE,
+// raw or inside SPNEGO; "" if tok is none.
+func authenticateName(tok []byte) string {
+	msg := tok
+	if !bytes.HasPrefix(tok, ntlmSignature) {
+		t, err := spnego.Parse(tok)
+		if err != nil || t.Kind != spnego.KindNegTokenResp {
+			return ""
+		}
+		msg = t.Resp.ResponseToken
+	}
+	m, err := ntlm.ParseAuthenticate(msg)
+	if err != nil || m.User == "" {
+		return ""
+	}
+	if m.Domain == "" {
+		return m.User
+	}
+	return m.Domain + `\` + m.User
 }
