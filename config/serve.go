@@ -60,6 +60,11 @@ type Serve struct {
 	Winbind bool `toml:"winbind"`
 	// NTLMAuth is the ntlm_auth program for Winbind; default from PATH.
 	NTLMAuth string `toml:"ntlm_auth"`
+	// SSPI, on Windows, answers "negotiate" or "ntlm" with Windows' own
+	// security packages (AcceptSecurityContext, as IIS does): the
+	// machine's domain account instead of a keytab, the domain controller
+	// checking NTLM, groups from the logon's access token. Empty: off.
+	SSPI string `toml:"sspi"`
 	// ChannelBinding is the NTLM Extended Protection mode over TLS:
 	// "off", "accept" (default) or "required".
 	ChannelBinding string `toml:"channel_binding"`
@@ -178,6 +183,19 @@ func (s *Serve) Validate() error {
 	}
 	if s.Winbind && (s.NTLMUsers != "" || s.NTLMHashes != "") {
 		return bad("winbind excludes ntlm_users and ntlm_hashes")
+	}
+	switch strings.ToLower(s.SSPI) {
+	case "":
+	case "negotiate":
+		if s.Keytab != "" || s.NTLMUsers != "" || s.NTLMHashes != "" || s.Winbind {
+			return bad("sspi = \"negotiate\" answers Negotiate and NTLM itself: it excludes keytab, ntlm_users, ntlm_hashes and winbind")
+		}
+	case "ntlm":
+		if s.NTLMUsers != "" || s.NTLMHashes != "" || s.Winbind {
+			return bad("sspi = \"ntlm\" answers NTLM itself: it excludes ntlm_users, ntlm_hashes and winbind")
+		}
+	default:
+		return bad("sspi %q (negotiate or ntlm)", s.SSPI)
 	}
 	if s.BasicKerberos && s.Htpasswd != "" {
 		return bad("basic_kerberos and htpasswd exclude each other (both verify Basic)")

@@ -12,7 +12,7 @@ import (
 const serveUsage = `sesame serve --backend URL [--config FILE] [--print-config | --example-config]
                     [--listen ADDR]... [--allow CIDR]... [--tls-cert FILE --tls-key FILE]
                     [--keytab FILE] [--spn HTTP/host] [--basic-kerberos] [--krb5-conf FILE]
-                    [--delegation-dir DIR] [--sid-map FILE] [--ntlm-users FILE | --ntlm-hashes FILE | --winbind]
+                    [--delegation-dir DIR] [--sid-map FILE] [--ntlm-users FILE | --ntlm-hashes FILE | --winbind | --sspi negotiate|ntlm]
                     [--htpasswd FILE] [--htdigest FILE] [--mode required|optional|off] [--login-path PATH]
        sesame serve --check [--keytab FILE] [--spn HTTP/host] [--check-user USER --password-env VAR]
 
@@ -52,6 +52,7 @@ var serveStringFlags = []struct{ name, usage string }{
 	{"sid-map", "name group SIDs from this `FILE` of \"SID name\" lines"},
 	{"ntlm-users", "NTLM accounts, lines DOMAIN:user:password (`FILE`)"},
 	{"ntlm-hashes", "NTLM accounts, lines DOMAIN:user:NTHASH (`FILE`)"},
+	{"sspi", "on Windows: answer `negotiate` or ntlm with Windows' own security packages, as IIS does (no keytab or user file)"},
 	{"ntlm-domain", "NetBIOS domain announced in NTLM challenges"},
 	{"htpasswd", "Basic accounts: an Apache htpasswd `FILE`"},
 	{"htdigest", "Digest accounts: an Apache htdigest `FILE` (its realm is --realm)"},
@@ -93,7 +94,7 @@ func (f *serveFlags) config(e *env) (*config.Config, error) {
 	dst := map[string]*string{
 		"backend": &s.Backend, "tls-cert": &s.TLSCert, "tls-key": &s.TLSKey, "keytab": &s.Keytab, "spn": &s.SPN,
 		"krb5-conf": &s.Krb5Conf, "delegation-dir": &s.DelegationDir, "sid-map": &s.SIDMap,
-		"ntlm-users": &s.NTLMUsers, "ntlm-hashes": &s.NTLMHashes, "ntlm-domain": &s.NTLMDomain,
+		"ntlm-users": &s.NTLMUsers, "ntlm-hashes": &s.NTLMHashes, "ntlm-domain": &s.NTLMDomain, "sspi": &s.SSPI,
 		"htpasswd": &s.Htpasswd, "htdigest": &s.Htdigest, "realm": &s.Realm,
 		"mode": &s.Mode, "login-path": &s.LoginPath, "log-level": &cfg.LogLevel,
 	}

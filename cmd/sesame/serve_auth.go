@@ -95,9 +95,26 @@ func newServeAuth(getenv func(string) string, s *config.Serve, modes *pathModes,
 		mw.NTLM = srv
 		sa.schemes = append(sa.schemes, "NTLM")
 	}
+	var closePlatform func() error
+	if s.SSPI != "" {
+		pa, closeIt, err := platformAcceptor(s.SSPI)
+		if err != nil {
+			return nil, err
+		}
+		mw.Platform, closePlatform = pa, closeIt
+		sa.schemes = append(sa.schemes, pa.PlatformScheme()+" (SSPI)")
+	}
 	krb, err := loadServeKerberos(getenv, s)
 	if err != nil {
 		return nil, err
+	}
+	if strings.EqualFold(s.SSPI, "negotiate") {
+		if s.BasicKerberos {
+			return nil, usagef("basic_kerberos needs a keytab, which sspi = \"negotiate\" replaces")
+		}
+		// Windows answers Negotiate; a keytab from KRB5_KTNAME must not
+		// offer it a second time.
+		krb = nil
 	}
 	// After NTLM: Negotiate offers NTLM inside SPNEGO with the same
 	// ntlm.Server.
@@ -114,7 +131,15 @@ func newServeAuth(getenv func(string) string, s *config.Serve, modes *pathModes,
 		mw.Groups = namer
 	}
 	reloads = append(reloads, reloadNames)
-	sa.close = closeNames
+	sa.close = func() error {
+		if closePlatform != nil {
+			closePlatform()
+		}
+		if closeNames != nil {
+			return closeNames()
+		}
+		return nil
+	}
 	if want("basic") && s.Htpasswd != "" {
 		hp := &reloadingHtpasswd{path: s.Htpasswd}
 		if err := hp.load(); err != nil {
@@ -141,7 +166,7 @@ func newServeAuth(getenv func(string) string, s *config.Serve, modes *pathModes,
 		mw.Sessions = &auth.SessionCookies{Keys: keys}
 	}
 	if len(sa.schemes) == 0 && (s.Mode != "off" || len(s.RequiredPaths) > 0 || len(s.OptionalPaths) > 0) {
-		return nil, usagef("no way to authenticate visitors: configure a keytab, ntlm_users, ntlm_hashes, winbind, htpasswd or htdigest (or mode = \"off\")")
+		return nil, usagef("no way to authenticate visitors: configure a keytab, ntlm_users, ntlm_hashes, winbind, sspi (Windows), htpasswd or htdigest (or mode = \"off\")")
 	}
 	// The access log names the user also where the middleware answers
 	// itself (the login path's redirect), not only where the backend is
