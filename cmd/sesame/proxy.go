@@ -183,6 +183,15 @@ func runProxy(e *env, args []string) error {
 		if err != nil {
 			return err
 		}
+		// Someone migrating reads the translation and what did not
+		// translate together: the notes go to stderr, the TOML stays
+		// clean on stdout for a redirect.
+		for _, n := range notes {
+			fmt.Fprintf(e.stderr, "sesame: import %s line %d: %s: %s\n", *pf.importFile, n.Line, n.Key, n.Msg)
+		}
+		for _, w := range cfg.Warnings() {
+			fmt.Fprintf(e.stderr, "sesame: warning: %s\n", w)
+		}
 		_, err = e.stdout.Write(b)
 		return err
 	}
