@@ -479,6 +479,11 @@ func (o *getOptions) fetch(e *env, rawURL string) error {
 	if resp.Request != nil {
 		final = resp.Request.URL
 	}
+	if resp.StatusCode == http.StatusUnauthorized && len(origin) == 0 && !o.user.set && !o.sspi {
+		if hint := negotiateHint(e.getenv, resp); hint != "" {
+			fmt.Fprintln(e.stderr, hint)
+		}
+	}
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized && len(origin) > 0 && originKey(final) == rt.origin:
 		return exitf(exitAuthFailed, "authentication failed: %s from %s (%s)", resp.Status, final.Host,
