@@ -3,6 +3,9 @@
 package main
 
 import (
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -38,5 +41,50 @@ func TestGetHintsNegotiateTicket(t *testing.T) {
 	noTicket := []string{"KRB5_CONFIG=" + k.Krb5Conf, "KRB5CCNAME=FILE:" + filepath.Join(t.TempDir(), "none")}
 	if code, _, errOut = cli(t, noTicket, "", "get", ap.URL+"/negotiate/"); code != 0 || errOut != "" {
 		t.Errorf("no ticket: exit %d, stderr %q; want no hint", code, errOut)
+	}
+}
+
+// A broken local PAC file stops the proxy at start-up (exit 2, one line
+// naming the file) instead of letting it run and answer every request
+// with 502; with pac_fail = "direct" it starts, with a loud warning, and
+// goes DIRECT. A good PAC is named as the route in the start-up line.
+func TestProxyChecksPACAtStart(t *testing.T) {
+	dir := t.TempDir()
+	broken := filepath.Join(dir, "broken.pac")
+	good := filepath.Join(dir, "good.pac")
+	writeFile(t, broken, `function FindProxyForURL(url, host) { return "PROXY p.corp:8080"; `)
+	writeFile(t, good, `function FindProxyForURL(url, host) { return "DIRECT"; }`)
+	for _, pacFile := range []string{broken, filepath.Join(dir, "missing.pac")} {
+		code, out, errOut := cli(t, nil, "", "proxy", "--listen", "127.0.0.1:0", "--pac", pacFile)
+		if code != 2 || out != "" || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, "sesame proxy: PAC file "+pacFile) {
+			t.Errorf("--pac %s: exit %d, stdout %q, stderr %q; want exit 2 and one line naming the PAC", filepath.Base(pacFile), code, out, errOut)
+		}
+	}
+
+	origin := httptest.NewServer(http.HandlerFunc(whoOrigin))
+	defer origin.Close()
+	bin := cliBinary(t)
+	conf := filepath.Join(dir, "sesame.toml")
+	writeFile(t, conf, "pac = \""+broken+"\"\npac_fail = \"direct\"\n")
+	p := startProxy(t, bin, nil, "--config", conf)
+	waitLog(t, p, "sesame proxy listening", 1)
+	if log := p.stderr.String(); !strings.Contains(log, "level=WARN msg=\"THE PAC FILE CANNOT BE USED: every request goes DIRECT") || !strings.Contains(log, "upstream=\"PAC "+broken+"\"") {
+		t.Errorf("pac_fail = direct: no loud warning, or the PAC not named as the route:\n%s", log)
+	}
+	if out, err := curl(t, "-x", p.URL, origin.URL+"/direct"); err != nil || !strings.Contains(out, "path=/direct") {
+		t.Errorf("pac_fail = direct: %v %q", err, out)
+	}
+
+	p = startProxy(t, bin, nil, "--pac", good)
+	waitLog(t, p, "sesame proxy listening", 1)
+	if log := p.stderr.String(); !strings.Contains(log, "upstream=\"PAC "+good+"\"") || strings.Contains(log, "WARN") {
+		t.Errorf("good PAC: start-up line does not name it:\n%s", log)
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -206,6 +206,9 @@ func runProxy(e *env, args []string) error {
 	if srv, acct, err = checkTypedPassword(e, cfg, &pf.secret, logger, srv, acct); err != nil {
 		return err
 	}
+	if err := checkPACAtStart(srv, cfg.PACFail, pf.discovered, logger); err != nil {
+		return err
+	}
 	sw := &proxy.Switch{}
 	sw.Store(srv)
 	// At shutdown, the upstream connections of the Server in force close
@@ -452,14 +455,7 @@ func listenAll(addrs []string) ([]net.Listener, error) {
 // serveAll serves on every listener until ctx ends or one fails.
 func serveAll(ctx context.Context, stop func(), sw *proxy.Switch, lns []net.Listener, logger *slog.Logger) error {
 	srv := sw.Load()
-	route := "DIRECT"
-	if srv.Upstreams != nil && len(srv.Upstreams.List) > 0 {
-		var hs []string
-		for _, u := range srv.Upstreams.List {
-			hs = append(hs, u.Host)
-		}
-		route = strings.Join(hs, ", ")
-	}
+	route := routeSummary(srv)
 	errc := make(chan error, len(lns))
 	for _, ln := range lns {
 		auth := authSummary(srv.Transport.ProxyCredentials)

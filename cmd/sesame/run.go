@@ -102,6 +102,9 @@ func runRun(e *env, args []string) error {
 		if err != nil {
 			return err
 		}
+		if err := checkPACAtStart(srv, cfg.PACFail, pf.discovered, logger); err != nil {
+			return err
+		}
 		lns, err := listenAll(cfg.Listen)
 		if err != nil {
 			return err
