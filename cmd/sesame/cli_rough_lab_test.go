@@ -3,6 +3,7 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -86,5 +87,41 @@ func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// --upstream DIRECT is a route, not the host DIRECT:8080: alone (or as
+// --upstream ”) no proxy and no discovery from HTTPS_PROXY; last, the
+// fallback after the proxies before it; anywhere else a usage error.
+func TestProxyUpstreamDirect(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(whoOrigin))
+	defer origin.Close()
+	bin := cliBinary(t)
+	dead := fmt.Sprintf("127.0.0.1:%d", lab.FreePort(t))
+	code, out, errOut := cli(t, nil, "", "proxy", "--upstream", "DIRECT", "--print-config")
+	if code != 0 || !strings.Contains(out, `upstreams = ["DIRECT"]`) {
+		t.Errorf("--print-config: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, tc := range []struct {
+		args  []string
+		route string
+	}{
+		{[]string{"--upstream", "DIRECT"}, `upstream=DIRECT`},
+		{[]string{"--upstream", ""}, `upstream=DIRECT`},
+		{[]string{"--upstream", dead, "--upstream", "direct"}, `upstream="` + dead + `, DIRECT"`},
+	} {
+		// A proxy in the environment that discovery would take.
+		p := startProxy(t, bin, []string{"HTTPS_PROXY=http://" + dead, "HTTP_PROXY=http://" + dead}, tc.args...)
+		if out, err := curl(t, "-x", p.URL, origin.URL+"/direct"); err != nil || !strings.Contains(out, "path=/direct") {
+			t.Errorf("%q: %v %q\n%s", tc.args, err, out, p.stderr.String())
+		}
+		waitLog(t, p, "sesame proxy listening", 1)
+		if log := p.stderr.String(); !strings.Contains(log, tc.route+" ") || strings.Contains(log, "DIRECT:8080") {
+			t.Errorf("%q: start-up line lacks %s:\n%s", tc.args, tc.route, log)
+		}
+	}
+	code, _, errOut = cli(t, nil, "", "proxy", "--listen", "127.0.0.1:0", "--upstream", "DIRECT", "--upstream", dead)
+	if code != 2 || !strings.Contains(errOut, "DIRECT must come last") {
+		t.Errorf("DIRECT first: exit %d %q", code, errOut)
 	}
 }

@@ -56,7 +56,7 @@ func runDoctor(e *env, args []string) error {
 	if *pf.configFile != "" {
 		fmt.Fprintf(w, "  config file: %s\n", *pf.configFile)
 	}
-	if len(cfg.Upstreams) == 0 {
+	if len(cfg.Upstreams) == 0 || len(cfg.Upstreams) == 1 && isDirectRoute(cfg.Upstreams[0]) {
 		fmt.Fprintln(w, "  no upstream proxy configured or in the environment: everything would go DIRECT")
 		fmt.Fprintln(w, "\nVerdict: nothing to check. Name the proxy with --upstream HOST:PORT (or HTTP_PROXY).")
 		return &exitError{code: 1, err: fmt.Errorf("no upstream proxy"), quiet: true}
@@ -74,6 +74,9 @@ func runDoctor(e *env, args []string) error {
 	var works []success
 	var noAuthNeeded []string
 	for _, raw := range cfg.Upstreams {
+		if isDirectRoute(raw) {
+			continue
+		}
 		u, err := proxy.ParseUpstream(raw)
 		if err != nil {
 			fmt.Fprintf(w, "\n== Upstream %s\n  invalid: %v\n", raw, err)

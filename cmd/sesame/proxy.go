@@ -70,7 +70,7 @@ func newProxyFlags(fs *flag.FlagSet, omit ...string) *proxyFlags {
 	p.configFile = on("config").String("config", "", "configuration `FILE` (TOML)")
 	p.importFile = on("import").String("import", "", "read a cntlm.conf or px.ini `FILE` instead, reporting what does not map")
 	on("listen").Var(&p.listens, "listen", "`ADDR` to listen on (repeatable; default 127.0.0.1:3128)")
-	on("upstream").Var(&p.upstreams, "upstream", "upstream proxy `HOST:PORT` or URL, tried in order (repeatable; default: HTTPS_PROXY/HTTP_PROXY)")
+	on("upstream").Var(&p.upstreams, "upstream", "upstream proxy `HOST:PORT` or URL, tried in order, or DIRECT (repeatable; DIRECT last: the fallback; DIRECT or '' alone: no proxy; default: HTTPS_PROXY/HTTP_PROXY)")
 	p.noProxy = on("no-proxy").String("no-proxy", "", "`LIST` of hosts reached directly (NO_PROXY syntax; default $NO_PROXY)")
 	p.directFallback = on("direct-fallback").Bool("direct-fallback", false, "go DIRECT when every upstream is down")
 	p.user = on("user").String("user", "", "account for the upstream proxy: `DOMAIN\\user`, user@domain or user")
@@ -101,7 +101,15 @@ func (p *proxyFlags) config(e *env) (*config.Config, []config.ImportNote, error)
 		cfg.Listen = p.listens
 	}
 	if len(p.upstreams) > 0 {
-		cfg.Upstreams = p.upstreams
+		// --upstream '' is how a shell says "none": DIRECT, and no
+		// discovery either.
+		cfg.Upstreams = nil
+		for _, u := range p.upstreams {
+			if strings.TrimSpace(u) == "" {
+				u = "DIRECT"
+			}
+			cfg.Upstreams = append(cfg.Upstreams, u)
+		}
 	}
 	if len(p.allows) > 0 {
 		cfg.Allow = p.allows
@@ -374,7 +382,17 @@ func buildProxyServer(e *env, cfg *config.Config, secret *secretFlags, logger *s
 		allowed = append(allowed, netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128"))
 	}
 	ups := &proxy.Upstreams{}
-	for _, s := range cfg.Upstreams {
+	directFallback := cfg.DirectFallback
+	for i, s := range cfg.Upstreams {
+		if isDirectRoute(s) {
+			// DIRECT is a route as in a PAC's "PROXY p:8080; DIRECT":
+			// alone, no proxy; last, the fallback.
+			if i != len(cfg.Upstreams)-1 {
+				return nil, usagef("upstream DIRECT must come last (the proxies before it are tried first)")
+			}
+			directFallback = true
+			continue
+		}
 		u, err := proxy.ParseUpstream(s)
 		if err != nil {
 			return nil, usagef("%v", err)
@@ -420,7 +438,7 @@ func buildProxyServer(e *env, cfg *config.Config, secret *secretFlags, logger *s
 			}
 		}
 	}
-	var router proxy.Router = &proxy.StaticRouter{Upstreams: ups, NoProxy: np, DirectFallback: cfg.DirectFallback}
+	var router proxy.Router = &proxy.StaticRouter{Upstreams: ups, NoProxy: np, DirectFallback: directFallback}
 	if cfg.PAC != "" {
 		router = &proxy.PACRouter{Loader: newPACLoader(cfg.PAC, cfg.PACFail, logger), NoProxy: np, Health: ups, Logger: logger}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/sesame-auth/sesame/proxy"
@@ -63,6 +64,15 @@ func routeSummary(srv *proxy.Server) string {
 			}
 			route += u.Host
 		}
+		if r, ok := srv.Router.(*proxy.StaticRouter); ok && r.DirectFallback {
+			route += ", DIRECT"
+		}
 	}
 	return route
+}
+
+// isDirectRoute reports whether an upstream entry is the DIRECT route
+// rather than a proxy (which ParseUpstream would make DIRECT:8080).
+func isDirectRoute(s string) bool {
+	return strings.EqualFold(strings.TrimSpace(s), "DIRECT")
 }
