@@ -3,6 +3,7 @@
 package sspi
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -287,6 +288,36 @@ type handshake struct {
 	mech     string
 	name     string // the context's client name, once complete
 	finished bool
+
+	// For the failure message of a mutual authentication that did not
+	// verify: what each InitializeSecurityContext call returned, and
+	// the first token (the AP-REQ).
+	calls []callTrace
+	first []byte
+}
+
+// callTrace is one InitializeSecurityContext call of a handshake.
+type callTrace struct {
+	status, attrs uint32
+	in, out       int
+}
+
+func (c callTrace) String() string {
+	return fmt.Sprintf("%s attrs %#x (%d bytes in, %d out)", statusName(c.status), c.attrs, c.in, c.out)
+}
+
+// trace describes the handshake's calls and tokens for an error message;
+// no token content beyond lengths and the AP-REQ's clear options.
+func (h *handshake) trace(tok []byte) string {
+	var b strings.Builder
+	for i, c := range h.calls {
+		fmt.Fprintf(&b, "; call %d: %v", i+1, c)
+	}
+	if h.first != nil && h.mech == mechKerberos {
+		b.WriteString("; " + describeAPReq(h.first))
+	}
+	b.WriteString("; " + describeAcceptorToken(tok))
+	return b.String()
 }
 
 // Mechanism implements auth.HandshakeInfo: "kerberos" or "ntlm", as read
@@ -332,6 +363,10 @@ func (h *handshake) step(in []byte) ([]byte, error) {
 		x.open.Add(1)
 	}
 	h.legs++
+	h.calls = append(h.calls, callTrace{status: r.status, attrs: r.attrs, in: len(in), out: len(r.out)})
+	if h.legs == 1 {
+		h.first = bytes.Clone(r.out)
+	}
 	if err != nil {
 		if x.live {
 			deleteContext(&x.h)
@@ -452,8 +487,22 @@ func (h *handshake) Finish(ch *auth.Challenge) error {
 		return nil
 	}
 	h.c.mutualFailed.Add(1)
-	return fmt.Errorf("sspi: %w: the server's answer did not authenticate it (no verified AP-REP)", kerberos.ErrMutualAuth)
+	return fmt.Errorf("sspi: %w: the server's answer did not authenticate it (no verified AP-REP%s)", kerberos.ErrMutualAuth, h.trace(tok))
 }
 
 // Opportunistic reports false: a token goes only to peers that ask.
 func (c *Credential) Opportunistic() bool { return false }
+
+// statusName names a SECURITY_STATUS for a message, success codes too.
+func statusName(st uint32) string {
+	switch st {
+	case secEOK:
+		return "SEC_E_OK"
+	case secIContinueNeeded:
+		return "SEC_I_CONTINUE_NEEDED"
+	}
+	if n := statusNames[st]; n != "" {
+		return n
+	}
+	return fmt.Sprintf("SECURITY_STATUS %#08x", st)
+}

@@ -115,7 +115,7 @@ func handshakeOnce(t *testing.T, c *Credential, client *http.Client, u *url.URL)
 		t.Fatalf("200 without the AP-REP: %v %q", err, resp.Header.Values("WWW-Authenticate"))
 	}
 	if err := hs.Finish(&chs[0]); err != nil {
-		t.Fatalf("Finish: %v", err)
+		t.Fatalf("Finish at %s: %v\n200's WWW-Authenticate: %q", time.Now().Format(time.RFC3339Nano), err, resp.Header.Values("WWW-Authenticate"))
 	}
 }
 

@@ -146,6 +146,19 @@ var statusNames = map[uint32]string{
 
 // call runs a secur32 procedure that returns a SECURITY_STATUS. A DLL or
 // export that cannot be found is an error, never a panic.
+//
+// Callers convert pointers to uintptr in the argument list, and
+// go:uintptrescapes makes those objects live on the heap and stay alive
+// until call returns, as LazyProc.Call's own directive does for its
+// callers. Without it (a plain wrapper loses LazyProc.Call's guarantee)
+// the compiler keeps SecBufferDesc, the attributes and the like on the
+// goroutine's stack; when that stack grows on the way to the system call
+// it is copied elsewhere, the package writes the output token's length
+// and ISC_RET_* into the old copy, and the caller reads its stale values:
+// a Kerberos handshake whose AP-REP was verified then showed attributes
+// 0 and failed mutual authentication, now and then, under load.
+//
+//go:uintptrescapes
 func call(p *windows.LazyProc, args ...uintptr) (uint32, error) {
 	if err := p.Find(); err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrPackageUnavailable, err)

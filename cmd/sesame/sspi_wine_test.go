@@ -140,22 +140,54 @@ const sspiLoopN = 10000
 // AP-REP verified, and abandoned handshakes cleaned up.
 func TestSSPIHandshakeLoopUnderWine(t *testing.T) {
 	l := startSSPILab(t)
-	exe := filepath.Join(t.TempDir(), "sspi.test.exe")
-	cmd := exec.Command("go", "test", "-c", "-tags", "winelab", "-o", exe, "../../sspi")
-	cmd.Env = append(os.Environ(), "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("GOOS=windows go test -c ./sspi: %v\n%s", err, out)
-	}
 	n := sspiLoopN
 	if v := os.Getenv("SESAME_SSPI_LOOP"); v != "" {
 		n, _ = strconv.Atoi(v)
 	}
+	l.runSSPILabTest(t, buildSSPILabTest(t), n)
+}
+
+// TestSSPIStackMovesUnderWine runs the handshake loop with the sspi
+// package built so that every function call moves the goroutine's stack
+// (-d=maymorestack=runtime.mayMoreStackMove). The secur32 calls take
+// pointers as uintptr; had any of them pointed into the stack, the
+// package would write the output token's length and the ISC_RET_* flags
+// into the old copy: first legs of 65,535 bytes and verified AP-REPs
+// seen with attributes 0. Without the forced moves that happened only
+// when a stack grew or shrank at that very point, once in some ten
+// thousand handshakes on a loaded machine ("no verified AP-REP").
+func TestSSPIStackMovesUnderWine(t *testing.T) {
+	l := startSSPILab(t)
+	l.runSSPILabTest(t, buildSSPILabTest(t, "-gcflags=github.com/sesame-auth/sesame/sspi=-d=maymorestack=runtime.mayMoreStackMove"), 300)
+}
+
+// buildSSPILabTest compiles the sspi package's winelab tests for Windows.
+func buildSSPILabTest(t *testing.T, flags ...string) string {
+	t.Helper()
+	exe := filepath.Join(t.TempDir(), "sspi.test.exe")
+	args := append([]string{"test", "-c", "-tags", "winelab", "-o", exe}, flags...)
+	cmd := exec.Command("go", append(args, "../../sspi")...)
+	cmd.Env = append(os.Environ(), "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("GOOS=windows go test -c ./sspi %s: %v\n%s", strings.Join(flags, " "), err, out)
+	}
+	return exe
+}
+
+// runSSPILabTest runs TestLabHandshakeLoop of exe under Wine with n
+// handshakes against the lab's Apache.
+func (l *sspiLab) runSSPILabTest(t *testing.T, exe string, n int) {
+	t.Helper()
 	env := append(l.krbEnv, "SESAME_LAB_URL="+l.apache.URL+"/negotiate/", "SESAME_LAB_N="+strconv.Itoa(n))
 	begin := time.Now()
-	out, code, err := l.wine.RunEnv(10*time.Minute, env, l.wine.WindowsPath(exe), "-test.v", "-test.run", "TestLab")
+	out, code, err := l.wine.RunEnv(10*time.Minute, env, l.wine.WindowsPath(exe), "-test.v", "-test.run", "^TestLabHandshakeLoop$")
 	t.Logf("under Wine in %v:\n%s", time.Since(begin).Round(time.Millisecond), out)
 	if err != nil || code != 0 {
-		t.Fatalf("sspi.test.exe: status %d, %v", code, err)
+		log := l.apache.ErrorLog()
+		if len(log) > 8<<10 {
+			log = "..." + log[len(log)-8<<10:]
+		}
+		t.Fatalf("sspi.test.exe: status %d, %v\nApache's error log (end):\n%s", code, err, log)
 	}
 }
 
