@@ -65,7 +65,21 @@ func (t *ticket) valid(now time.Time) bool {
 	if !t.startTime.IsZero() && now.Add(5*time.Minute).Before(t.startTime) {
 		return false // postdated far ahead
 	}
-	return now.Add(renewBefore).Before(t.endTime)
+	return now.Add(t.margin()).Before(t.endTime)
+}
+
+// margin is how long before its end a ticket stops counting as valid:
+// renewBefore, or a quarter of a short ticket's lifetime (a KDC policy of
+// a few minutes would otherwise make every ticket look expired at once).
+func (t *ticket) margin() time.Duration {
+	start := t.startTime
+	if start.IsZero() {
+		start = t.authTime
+	}
+	if life := t.endTime.Sub(start); life > 0 && life/4 < renewBefore {
+		return life / 4
+	}
+	return renewBefore
 }
 
 func (t *ticket) has(flag int) bool { return types.IsFlagSet(&t.flags, flag) }
@@ -102,6 +116,14 @@ type Client struct {
 	loadErr error              // a login the KDC refused; not retried until Refresh
 	loads   int                // TGT loads and logins, for tests
 	now     func() time.Time
+
+	cache      CCache        // the cache the TGT was read from
+	renew      *RenewOptions // nil: the cache's TGT is never renewed
+	renewWait  time.Time     // no renewal attempt before this (after a failure)
+	reloginErr error         // a relogin the KDC refused: not repeated for this TGT
+	stopRenew  chan struct{} // closed by Close
+	renewed    int           // renewals, for Renewals
+	relogins   int           // new TGTs from RenewOptions.Password
 }
 
 // NewFromCCache returns a Client that uses the TGT in a credential
@@ -268,6 +290,10 @@ func (c *Client) Close() {
 		c.krb = nil
 	}
 	c.tgt, c.fwd, c.tickets = nil, nil, nil
+	if c.stopRenew != nil {
+		close(c.stopRenew)
+		c.stopRenew = nil
+	}
 }
 
 func (c *Client) clock() time.Time {
@@ -305,6 +331,7 @@ func (c *Client) tgtLocked() (*ticket, error) {
 					return nil, err
 				}
 			}
+			c.renewLocked(now)
 			return c.checkTGTLocked(now)
 		}
 	}
@@ -314,6 +341,7 @@ func (c *Client) tgtLocked() (*ticket, error) {
 			return nil, err
 		}
 	}
+	c.renewLocked(now)
 	return c.checkTGTLocked(now)
 }
 
@@ -376,7 +404,7 @@ func (c *Client) loadCCacheLocked(st ccStamp) error {
 		c.tgt, c.fwd, c.tickets = nil, nil, nil
 		return fmt.Errorf("%w: %w", ErrNoCredentials, err)
 	}
-	sum := sha256.Sum256(MarshalFileCCache(cc))
+	sum := sumContents(cc)
 	if c.tgt != nil && st == (ccStamp{}) && sum == c.digest {
 		return nil // a KCM/KEYRING/DIR cache as it was: keep the service tickets
 	}
@@ -415,10 +443,15 @@ func (c *Client) loadCCacheLocked(st ccStamp) error {
 	c.krb = client.NewWithPassword(cname.PrincipalNameString(), realm, "", c.cfg.Config, client.DisablePAFXFAST(true), client.Logger(discardLogger))
 	c.krb.Credentials = credentials.NewFromPrincipalName(cname, realm)
 	c.cname, c.realm, c.tgt, c.tickets = cname, realm, tgt, tickets
+	c.cache, c.renewWait, c.reloginErr = cache, time.Time{}, nil
 	return nil
 }
 
 var discardLogger = log.New(io.Discard, "", 0)
+
+// sumContents identifies a cache's contents, to tell a kinit from a
+// cache as the Client left it.
+func sumContents(cc *CCacheContents) [32]byte { return sha256.Sum256(MarshalFileCCache(cc)) }
 
 func (c *Client) loginLocked() (*ticket, error) {
 	c.loads++

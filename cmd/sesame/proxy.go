@@ -424,6 +424,9 @@ func buildProxyServer(e *env, cfg *config.Config, secret *secretFlags, logger *s
 		if tr.ProxyCredentials, err = proxyCredentialsAccount(e, secret, a, acct, known, true); err != nil {
 			return nil, err
 		}
+		if a.User == "" {
+			renewSSO(e, tr.ProxyCredentials, logger)
+		}
 		if acct.source == "prompt" && e.stdinTerminal {
 			// A typed password that the upstream refuses is asked
 			// for again (see reloadOnHangup).

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/sesame-auth/sesame/auth"
@@ -136,4 +137,34 @@ func waitingSSO(e *env) auth.Credential {
 		return nil
 	}
 	return &auth.Negotiate{Kerberos: k}
+}
+
+// renewSSO keeps the single sign-on TGT of a proxy without an account
+// fresh: renewed before it expires and stored back into the user's
+// cache, and once renewal is over, replaced with the password `sesame
+// login` stored for the cache's principal — no restart, no prompt.
+func renewSSO(e *env, creds []auth.Credential, logger *slog.Logger) {
+	for _, c := range creds {
+		if n, ok := c.(*auth.Negotiate); ok && n.Kerberos != nil && n.Kerberos.CCache() != "" {
+			n.Kerberos.StartRenewal(kerberos.RenewOptions{Password: keyringKerberosPassword(e), Logger: logger})
+		}
+	}
+}
+
+// keyringKerberosPassword looks a principal's password up in the OS
+// keyring, under "user@REALM" and then the bare user name, the names
+// `sesame login --user` would have been given.
+func keyringKerberosPassword(e *env) kerberos.PasswordFunc {
+	return func(_ context.Context, principal string) (string, error) {
+		pw, err := keyringPassword(e, principal)
+		if err == nil && pw != "" {
+			return pw, nil
+		}
+		if name, _, ok := strings.Cut(principal, "@"); ok {
+			if pw, err2 := keyringPassword(e, name); err2 == nil && pw != "" {
+				return pw, nil
+			}
+		}
+		return "", fmt.Errorf("no password for %s in the OS keyring: %w", principal, err)
+	}
 }

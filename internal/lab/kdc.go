@@ -69,6 +69,11 @@ type KDCOptions struct {
 	// random keys, exported to ServiceKeytab together with the default
 	// HTTP/localhost and HTTP/127.0.0.1.
 	Services []string
+	// MaxLife and MaxRenewableLife are the realm's longest ticket and
+	// renewable lifetimes (kdc.conf max_life, max_renewable_life; also
+	// the krbtgt's and the users'). Default 10h and 7d. A MaxLife of a
+	// minute or two makes tests of renewal short.
+	MaxLife, MaxRenewableLife time.Duration
 }
 
 // KDC is a running MIT krb5kdc on 127.0.0.1, private to one test, with a
@@ -99,6 +104,8 @@ type KDC struct {
 	Dir string
 
 	t        testing.TB
+	maxLife  time.Duration
+	maxRenew time.Duration
 	proc     *peerProc
 	ccacheN  atomic.Int64
 	adminEnv []string
@@ -148,8 +155,16 @@ func StartKDC(t testing.TB, opts KDCOptions) *KDC {
 	if err := os.Chmod(filepath.Join(dir, "db"), 0o700); err != nil {
 		t.Fatalf("lab: %v", err)
 	}
+	if opts.MaxLife <= 0 {
+		opts.MaxLife = 10 * time.Hour
+	}
+	if opts.MaxRenewableLife <= 0 {
+		opts.MaxRenewableLife = 7 * 24 * time.Hour
+	}
 	k := &KDC{
 		Realm:         opts.Realm,
+		maxLife:       opts.MaxLife,
+		maxRenew:      opts.MaxRenewableLife,
 		Dir:           dir,
 		Krb5Conf:      filepath.Join(dir, "krb5.conf"),
 		KDCProfile:    filepath.Join(dir, "kdc.conf"),
@@ -199,6 +214,11 @@ func StartKDC(t testing.TB, opts KDCOptions) *KDC {
 	return nil
 }
 
+// profileSeconds writes d as a krb5 profile duration ("600s").
+func profileSeconds(d time.Duration) string {
+	return strconv.FormatInt(int64(d/time.Second), 10) + "s"
+}
+
 // checkKrbName rejects names that kadmin.local's command line parser or a
 // profile file would split or misread.
 func checkKrbName(what, name string) error {
@@ -213,7 +233,8 @@ func (k *KDC) render(port int) {
 	data := struct {
 		Dir, Realm, Domain string
 		Port               int
-	}{k.Dir, k.Realm, strings.ToLower(k.Realm), port}
+		MaxLife, MaxRenew  string
+	}{k.Dir, k.Realm, strings.ToLower(k.Realm), port, profileSeconds(k.maxLife), profileSeconds(k.maxRenew)}
 	for _, f := range []struct {
 		tmpl *template.Template
 		path string
