@@ -90,6 +90,9 @@ type Server struct {
 // Stats are a server's counters.
 type Stats struct {
 	Requests, Tunnels, ActiveTunnels, Errors atomic.Int64
+	// InFlight counts the requests being served now, tunnels included:
+	// what a shutdown waits for.
+	InFlight atomic.Int64
 	// AuthRejected counts credentials an upstream refused (see
 	// auth.Transport.OnReject).
 	AuthRejected atomic.Int64
@@ -160,6 +163,8 @@ func (s *Server) allowed(remote string) bool {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.init()
 	s.stats.Requests.Add(1)
+	s.stats.InFlight.Add(1)
+	defer s.stats.InFlight.Add(-1)
 	// The Transport reports how it authenticated, for the access log.
 	r = r.WithContext(auth.WithReport(r.Context(), &auth.Report{}))
 	if !s.allowed(r.RemoteAddr) {
@@ -517,8 +522,21 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 }
 
 // Serve serves h (a Server, or a Switch between Servers) on ln until ctx
-// is cancelled, then shuts down gracefully.
+// is cancelled, then shuts down gracefully: requests in progress get up
+// to 10 s.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger) error {
+	hard := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(10*time.Second, func() { close(hard) }) })
+	defer stop()
+	return ServeDrain(ctx, hard, ln, h, logger)
+}
+
+// ServeDrain is Serve with the end of the drain in the caller's hands:
+// when ctx is cancelled the listener closes and requests in progress run
+// on until they end or hard is closed (a second Ctrl-C), when the
+// connections close at once. Tunnels (hijacked connections) are not
+// waited for: see Stats.InFlight. It returns nil after a shutdown.
+func ServeDrain(ctx context.Context, hard <-chan struct{}, ln net.Listener, h http.Handler, logger *slog.Logger) error {
 	hs := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 30 * time.Second,
@@ -534,10 +552,18 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Lo
 		return err
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	sctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	go func() {
+		select {
+		case <-hard:
+			cancel()
+		case <-sctx.Done():
+		}
+	}()
 	if err := hs.Shutdown(sctx); err != nil {
-		return fmt.Errorf("proxy: shutdown: %w", err)
+		// Stopped at once, as asked: what was still running is cut.
+		hs.Close()
 	}
 	return nil
 }

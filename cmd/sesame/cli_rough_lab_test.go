@@ -3,13 +3,17 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/sesame-auth/sesame/internal/lab"
 )
@@ -124,4 +128,93 @@ func TestProxyUpstreamDirect(t *testing.T) {
 	if code != 2 || !strings.Contains(errOut, "DIRECT must come last") {
 		t.Errorf("DIRECT first: exit %d %q", code, errOut)
 	}
+}
+
+// Ctrl-C with a transfer in flight: the proxy says it drains, lets the
+// transfer finish and exits 0; a second Ctrl-C stops at once (exit 0
+// too: the stop was asked for); idle, it stops at once, without the
+// message.
+func TestProxyShutdownDrains(t *testing.T) {
+	bin := cliBinary(t)
+	release := make(chan struct{})
+	started := make(chan struct{}, 4)
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("first half\n"))
+		w.(http.Flusher).Flush()
+		started <- struct{}{}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		case <-time.After(20 * time.Second):
+		}
+		w.Write([]byte("second half\n"))
+	}))
+	defer origin.Close()
+	defer close(release)
+
+	exitCode := func(p *proxyProcess) int {
+		t.Helper()
+		done := make(chan error, 1)
+		go func() { done <- p.cmd.Wait() }()
+		select {
+		case <-done:
+			return p.cmd.ProcessState.ExitCode()
+		case <-time.After(15 * time.Second):
+			t.Fatalf("the proxy did not stop:\n%s", p.stderr.String())
+			return -1
+		}
+	}
+	slowCurl := func(p *proxyProcess, path string) (*exec.Cmd, *bytes.Buffer) {
+		c := exec.Command("curl", "-sS", "--max-time", "30", "-x", p.URL, origin.URL+path)
+		var out bytes.Buffer
+		c.Stdout, c.Stderr = &out, &out
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-started:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the transfer did not start:\n%s", p.stderr.String())
+		}
+		return c, &out
+	}
+
+	t.Run("drain", func(t *testing.T) {
+		p := startProxy(t, bin, nil)
+		c, out := slowCurl(p, "/slow")
+		p.signal(t, os.Interrupt)
+		waitLog(t, p, "draining 1 request (Ctrl-C again to stop now)", 1)
+		time.Sleep(200 * time.Millisecond)
+		if err := p.cmd.Process.Signal(syscall.Signal(0)); err != nil {
+			t.Fatalf("exited before the transfer ended: %v\n%s", err, p.stderr.String())
+		}
+		release <- struct{}{}
+		if err := c.Wait(); err != nil || out.String() != "first half\nsecond half\n" {
+			t.Errorf("the transfer was cut: %v %q", err, out.String())
+		}
+		if code := exitCode(p); code != 0 {
+			t.Errorf("exit %d after a drain, want 0:\n%s", code, p.stderr.String())
+		}
+	})
+	t.Run("second signal", func(t *testing.T) {
+		p := startProxy(t, bin, nil)
+		c, _ := slowCurl(p, "/slow")
+		p.signal(t, syscall.SIGTERM)
+		waitLog(t, p, "draining 1 request", 1)
+		start := time.Now()
+		p.signal(t, os.Interrupt)
+		if code := exitCode(p); code != 0 || time.Since(start) > 5*time.Second {
+			t.Errorf("second signal: exit %d after %v, want 0 at once:\n%s", code, time.Since(start), p.stderr.String())
+		}
+		if err := c.Wait(); err == nil {
+			t.Errorf("the transfer completed although the proxy stopped at once")
+		}
+	})
+	t.Run("idle", func(t *testing.T) {
+		p := startProxy(t, bin, nil)
+		p.signal(t, syscall.SIGTERM)
+		if code := exitCode(p); code != 0 || strings.Contains(p.stderr.String(), "draining") {
+			t.Errorf("idle: exit %d:\n%s", code, p.stderr.String())
+		}
+	})
 }

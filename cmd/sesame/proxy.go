@@ -223,8 +223,9 @@ func runProxy(e *env, args []string) error {
 	// (a reload closes those of the Server it replaces).
 	defer func() { sw.Load().Close() }()
 	// serviceContext: as a Windows service, the SCM's Stop cancels it.
-	ctx, stop := signal.NotifyContext(serviceContext(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	sd := drainOnSignal(serviceContext(), func() int64 { return sw.Load().Stats().InFlight.Load() }, logger)
+	defer sd.release()
+	ctx := sd.ctx
 	lns, err := listenAll(cfg.Listen)
 	if err != nil {
 		return err
@@ -244,7 +245,7 @@ func runProxy(e *env, args []string) error {
 		logger.Info("sesame admin listening", "url", "http://"+aln.Addr().String()+"/")
 	}
 	go reloadOnHangup(ctx, e, pf, sw, cfg, acct, logger)
-	return serveAll(ctx, stop, sw, lns, logger)
+	return serveAll(ctx, sd.stop, sd.hard, sw, lns, logger)
 }
 
 // reloadOnHangup re-reads the configuration on SIGHUP and swaps the proxy
@@ -473,8 +474,15 @@ func listenAll(addrs []string) ([]net.Listener, error) {
 	return lns, nil
 }
 
-// serveAll serves on every listener until ctx ends or one fails.
-func serveAll(ctx context.Context, stop func(), sw *proxy.Switch, lns []net.Listener, logger *slog.Logger) error {
+// serveAll serves on every listener until ctx ends or one fails, then
+// waits for the requests in progress to end, or for hard to close (nil:
+// 10 s after ctx ends).
+func serveAll(ctx context.Context, stop func(), hard <-chan struct{}, sw *proxy.Switch, lns []net.Listener, logger *slog.Logger) error {
+	if hard == nil {
+		h := make(chan struct{})
+		defer context.AfterFunc(ctx, func() { time.AfterFunc(10*time.Second, func() { close(h) }) })()
+		hard = h
+	}
 	srv := sw.Load()
 	route := routeSummary(srv)
 	errc := make(chan error, len(lns))
@@ -484,7 +492,7 @@ func serveAll(ctx context.Context, stop func(), sw *proxy.Switch, lns []net.List
 			auth = "each client's own account (NTLM-to-Basic)"
 		}
 		logger.Info("sesame proxy listening", "addr", ln.Addr().String(), "upstream", route, "auth", auth)
-		go func(ln net.Listener) { errc <- proxy.Serve(ctx, ln, sw, logger) }(ln)
+		go func(ln net.Listener) { errc <- proxy.ServeDrain(ctx, hard, ln, sw, logger) }(ln)
 	}
 	var first error
 	for range lns {
@@ -493,6 +501,7 @@ func serveAll(ctx context.Context, stop func(), sw *proxy.Switch, lns []net.List
 			stop()
 		}
 	}
+	drained(sw.Load().Stats(), hard)
 	return first
 }
 

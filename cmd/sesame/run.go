@@ -114,7 +114,7 @@ func runRun(e *env, args []string) error {
 		done := make(chan error, 1)
 		sw := &proxy.Switch{}
 		sw.Store(srv)
-		go func() { done <- serveAll(srvCtx, stopSrv, sw, lns, logger) }()
+		go func() { done <- serveAll(srvCtx, stopSrv, nil, sw, lns, logger) }()
 		defer func() { stopSrv(); <-done }()
 	}
 
