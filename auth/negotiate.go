@@ -215,7 +215,13 @@ func (h *negotiateHandshake) spn(ctx context.Context) (string, error) {
 }
 
 func (h *negotiateHandshake) opts() kerberos.ContextOptions {
-	return kerberos.ContextOptions{Mutual: h.mutual(), Delegation: h.n.Delegation}
+	o := kerberos.ContextOptions{Mutual: h.mutual(), Delegation: h.n.Delegation}
+	if c := h.t.ServerCertificate; c != nil && !h.t.Proxy {
+		// Bound to the TLS channel, as NTLM is: an acceptor that checks
+		// (IIS Extended Protection) refuses a token relayed elsewhere.
+		o.ChannelBindings = ntlm.TLSServerEndPoint(c)
+	}
+	return o
 }
 
 // mutual is the mode in force for this target (see Negotiate.Mutual).

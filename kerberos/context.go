@@ -94,6 +94,14 @@ type ContextOptions struct {
 	// Delegation decides whether the TGT is forwarded; default
 	// DelegateNone.
 	Delegation Delegation
+	// ChannelBindings is the application data of the channel bindings
+	// (RFC 5929 "tls-server-end-point:" and the hash of the TLS server's
+	// certificate, see ntlm.TLSServerEndPoint), whose MD5 goes into the
+	// authenticator's GSS checksum (RFC 4121 section 4.1.1.2); nil sends
+	// none. An acceptor that checks bindings (IIS with Extended
+	// Protection, sesame serve with channel_binding) refuses a token
+	// bound to another channel, one that does not ignores them.
+	ChannelBindings []byte
 }
 
 type ctxState int
@@ -186,6 +194,9 @@ func (x *SecContext) build(st, fwd *ticket) error {
 		x.flags |= FlagMutual
 	}
 	sum := GSSChecksum{}
+	if x.opts.ChannelBindings != nil {
+		sum.Bindings = channelBindingHash(x.opts.ChannelBindings)
+	}
 	if fwd != nil {
 		cred, err := marshalKRBCred(fwd, st.key)
 		if err == nil {

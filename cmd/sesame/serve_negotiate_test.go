@@ -185,6 +185,12 @@ func TestServeNegotiateTLSChannelBinding(t *testing.T) {
 		t.Errorf("the log does not say why curl was refused:\n%s", srv.log.String())
 	}
 
+	code, out, errOut := sesame(t, "", map[string]string{"KRB5_CONFIG": kdc.Krb5Conf, "KRB5CCNAME": "FILE:" + cc},
+		"get", "-u", ":", "--cacert", cert, url)
+	if code != 0 || !strings.Contains(out, "alice@CORP.TEST") {
+		t.Errorf("sesame get -u : over TLS with channel_binding required: exit %d\n%s\n%s\n%s", code, out, errOut, srv.log.String())
+	}
+
 	// One request with a Kerberos token (MIT's initiator) bound to the
 	// certificate the server presented (or, with "wrong", to another).
 	script := `import sys, ssl, hashlib, base64, json, http.client, gssapi
