@@ -61,14 +61,20 @@ type Admin struct {
 	ProxyAddrs []string
 	// Version is shown on the page.
 	Version string
+	// Started is when the proxy started, for the uptime; zero: when the
+	// Admin first answered.
+	Started time.Time
 
-	started time.Time
-	once    sync.Once
+	once sync.Once
 }
 
 // ServeHTTP implements http.Handler.
 func (a *Admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	a.once.Do(func() { a.started = time.Now() })
+	a.once.Do(func() {
+		if a.Started.IsZero() {
+			a.Started = time.Now()
+		}
+	})
 	if !adminHost(r.Host) {
 		misdirected(w, r)
 		return
@@ -182,6 +188,7 @@ func (a *Admin) metrics(w http.ResponseWriter) {
 	metric("sesame_tunnels_total", "counter", "CONNECT tunnels opened.", st.Tunnels.Load())
 	metric("sesame_tunnels_active", "gauge", "CONNECT tunnels open now.", st.ActiveTunnels.Load())
 	metric("sesame_errors_total", "counter", "Requests that failed with a gateway error.", st.Errors.Load())
+	metric("sesame_client_canceled_total", "counter", "Requests the client gave up on before the answer was through (not errors).", st.Canceled.Load())
 	metric("sesame_auth_rejected_total", "counter", "Credentials an upstream proxy refused (each is then not offered there again until corrected).", st.AuthRejected.Load())
 	metric("sesame_upstream_handshakes_total", "counter", "Authentication handshakes with upstream proxies.", s.Transport.Handshakes())
 	metric("sesame_upstream_dials_total", "counter", "Upstream connections opened.", pool.Dials)
@@ -217,6 +224,7 @@ table{border-collapse:collapse;margin-bottom:1.5em}td,th{border:1px solid #ccc;p
 <tr><th>requests</th><td id="requests">{{.Requests}}</td></tr>
 <tr><th>tunnels (open now)</th><td id="tunnels">{{.Tunnels}} ({{.ActiveTunnels}})</td></tr>
 <tr><th>errors</th><td id="errors">{{.Errors}}</td></tr>
+<tr><th>cancelled by the client</th><td id="canceled">{{.Canceled}}</td></tr>
 <tr><th>upstream handshakes</th><td id="handshakes">{{.Handshakes}}</td></tr>
 <tr><th>upstream connections opened / reused / idle</th><td id="pool">{{.Dials}} / {{.Reuses}} / {{.Idle}}</td></tr>
 </table>
@@ -230,6 +238,10 @@ table{border-collapse:collapse;margin-bottom:1.5em}td,th{border:1px solid #ccc;p
 <h2>Recent errors</h2>
 {{if .RecentErrors}}<table><tr><th>time</th><th>request</th><th>upstream</th><th>error</th></tr>
 {{range .RecentErrors}}<tr><td>{{.Time.Format "15:04:05"}}</td><td>{{.Method}} {{.Target}}</td><td>{{.Upstream}}</td><td>{{.Err}}</td></tr>{{end}}
+</table>{{else}}<p>None.</p>{{end}}
+<h2>Recent client cancellations</h2>
+{{if .RecentCanceled}}<table id="canceled-list"><tr><th>time</th><th>request</th><th>upstream</th><th>error</th></tr>
+{{range .RecentCanceled}}<tr><td>{{.Time.Format "15:04:05"}}</td><td>{{.Method}} {{.Target}}</td><td>{{.Upstream}}</td><td>{{.Err}}</td></tr>{{end}}
 </table>{{else}}<p>None.</p>{{end}}
 <p><a href="/metrics">metrics</a> · <a href="/proxy.pac">proxy.pac</a></p>
 </body></html>
@@ -250,13 +262,13 @@ func (a *Admin) status(w http.ResponseWriter, r *http.Request) {
 		auth = append(auth, "REFUSED by the upstream: see Refused credentials")
 	}
 	data := map[string]any{
-		"Version": a.Version, "Uptime": time.Since(a.started).Round(time.Second), "Addrs": a.ProxyAddrs,
+		"Version": a.Version, "Uptime": time.Since(a.Started).Round(time.Second), "Addrs": a.ProxyAddrs,
 		"Auth": strings.Join(auth, ", "), "Upstreams": a.upstreams(),
 		"Requests": st.Requests.Load(), "Tunnels": st.Tunnels.Load(), "ActiveTunnels": st.ActiveTunnels.Load(),
 		"Errors": st.Errors.Load(), "Handshakes": s.Transport.Handshakes(),
 		"Dials": pool.Dials, "Reuses": pool.Reuses, "Idle": pool.Idle,
-		"RecentErrors": s.recent.snapshot(),
-		"Refused":      s.Refused(), "RefusedHint": s.RefusedHint,
+		"RecentErrors": s.recent.snapshot(), "Canceled": st.Canceled.Load(), "RecentCanceled": s.aborted.snapshot(),
+		"Refused": s.Refused(), "RefusedHint": s.RefusedHint,
 	}
 	if u := r.URL.Query().Get("url"); u != "" {
 		data["TestURL"] = u

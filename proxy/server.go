@@ -82,6 +82,7 @@ type Server struct {
 	stats   *Stats
 	dialer  net.Dialer
 	recent  recentErrors
+	aborted recentErrors    // client cancellations, kept apart from errors
 	plain   *auth.Transport // no credentials: upstreams off the allow-list
 	state   *transportState // beside Transport: its refused credentials
 	clients clientTransports
@@ -96,6 +97,10 @@ type Stats struct {
 	// AuthRejected counts credentials an upstream refused (see
 	// auth.Transport.OnReject).
 	AuthRejected atomic.Int64
+	// Canceled counts requests the client gave up on (closed its
+	// connection before the answer was through, as a browser does when
+	// the user navigates away): not errors of the proxy or the route.
+	Canceled atomic.Int64
 
 	clientRefused clientRefusals
 }
@@ -247,6 +252,10 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request) {
 	}
 	if errors.Is(err, errClientAuth) {
 		s.access(r, route, http.StatusProxyAuthRequired, 0, start, nil)
+		return
+	}
+	if err != nil && clientGone(r, err) {
+		s.access(r, route, statusClientClosed, 0, start, err)
 		return
 	}
 	if err != nil {
@@ -405,6 +414,19 @@ func (s *Server) healthy(u *url.URL) {
 // first (NTLM-to-Basic); the 407 has been written.
 var errClientAuth = errors.New("proxy: client authentication required")
 
+// statusClientClosed is nginx's 499 for the access log: the client
+// closed the connection before the answer; nothing was sent to it.
+const statusClientClosed = 499
+
+// clientGone reports whether err comes from the client giving up on r
+// rather than from the route or the proxy: its connection closed, so the
+// request's context was cancelled, and whatever was waiting for the
+// upstream stopped (context canceled, or the read deadline the
+// connection sets to interrupt a body read).
+func clientGone(r *http.Request, err error) bool {
+	return err != nil && errors.Is(r.Context().Err(), context.Canceled)
+}
+
 // isDialError reports a failure to connect at all, after which another
 // route can be tried without the request having been sent.
 func isDialError(err error) bool {
@@ -440,7 +462,13 @@ func (s *Server) access(r *http.Request, route *url.URL, status int, bytes int64
 	attrs = append(attrs, "handshake", handshake, "status", status, "bytes", bytes, "duration", time.Since(start).Round(time.Microsecond))
 	if err != nil {
 		attrs = append(attrs, "err", err.Error())
-		s.recent.add(RecentError{Time: time.Now(), Method: r.Method, Target: target, Upstream: via, Err: err.Error()})
+		e := RecentError{Time: time.Now(), Method: r.Method, Target: target, Upstream: via, Err: err.Error()}
+		if clientGone(r, err) {
+			s.stats.Canceled.Add(1)
+			s.aborted.add(e)
+		} else {
+			s.recent.add(e)
+		}
 	}
 	s.logger().Info("access", attrs...)
 }
@@ -483,6 +511,10 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil && s.explainConnectRefusal(w, r, route, start, err) {
+		return
+	}
+	if err != nil && clientGone(r, err) {
+		s.access(r, route, statusClientClosed, 0, start, err)
 		return
 	}
 	if err != nil {

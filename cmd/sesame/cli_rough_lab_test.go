@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -217,4 +219,64 @@ func TestProxyShutdownDrains(t *testing.T) {
 			t.Errorf("idle: exit %d:\n%s", code, p.stderr.String())
 		}
 	})
+}
+
+// The admin page's uptime counts from the start, not from the first
+// page view; requests the client gave up on are counted and listed as
+// cancellations, not as errors (page and /metrics).
+func TestAdminUptimeAndCancellations(t *testing.T) {
+	bin := cliBinary(t)
+	release := make(chan struct{})
+	defer close(release)
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/mid-body" {
+			w.Write([]byte("first half\n"))
+			w.(http.Flusher).Flush()
+		}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer origin.Close()
+	admin := fmt.Sprintf("127.0.0.1:%d", lab.FreePort(t))
+	p := startProxy(t, bin, nil, "--admin", admin)
+	time.Sleep(2100 * time.Millisecond)
+	// The client gives up before the answer, and in the middle of the body.
+	for _, path := range []string{"/headers", "/mid-body"} {
+		if _, err := curl(t, "--max-time", "0.5", "-x", p.URL, origin.URL+path); err == nil {
+			t.Fatalf("%s: curl did not time out", path)
+		}
+	}
+	waitLog(t, p, "access", 2)
+	get := func(path string) string {
+		out, err := curl(t, "http://"+admin+path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	var page, metrics string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if metrics = get("/metrics"); strings.Contains(metrics, "sesame_client_canceled_total 2\n") {
+			break
+		}
+	}
+	page = get("/")
+	if !strings.Contains(metrics, "sesame_client_canceled_total 2\n") || !strings.Contains(metrics, "sesame_errors_total 0\n") {
+		t.Errorf("metrics: want 2 cancellations and 0 errors:\n%s\n%s", metrics, p.stderr.String())
+	}
+	if !strings.Contains(page, `<td id="canceled">2</td>`) || !strings.Contains(page, `<td id="errors">0</td>`) || !strings.Contains(page, `id="canceled-list"`) {
+		t.Errorf("status page: cancellations not apart from errors:\n%s", page)
+	}
+	if i := strings.Index(page, "<h2>Recent errors</h2>\n<p>None.</p>"); i < 0 {
+		t.Errorf("the cancellations are listed as errors:\n%s", page)
+	}
+	m := regexp.MustCompile(` · up ([0-9.]+)s · `).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no uptime on the page:\n%s", page)
+	}
+	if up, _ := strconv.ParseFloat(m[1], 64); up < 2 {
+		t.Errorf("uptime %ss at the first page view, 2s after the start: it counts from the first view", m[1])
+	}
 }

@@ -167,6 +167,7 @@ func (p *proxyFlags) config(e *env) (*config.Config, []config.ImportNote, error)
 
 // runProxy runs the local authenticating proxy until SIGINT or SIGTERM.
 func runProxy(e *env, args []string) error {
+	started := time.Now()
 	fs := newFlagSet("sesame proxy", proxyUsage+"\n\n"+envVarsHelp(), e.stderr)
 	pf := newProxyFlags(fs)
 	printConfig := fs.Bool("print-config", false, "print the effective configuration as TOML and exit (secrets included: don't paste it)")
@@ -238,7 +239,7 @@ func runProxy(e *env, args []string) error {
 			}
 			return fmt.Errorf("admin listener: %w", err)
 		}
-		admin := &proxy.Admin{Proxy: sw, ProxyAddrs: cfg.Listen, Version: version}
+		admin := &proxy.Admin{Proxy: sw, ProxyAddrs: cfg.Listen, Version: version, Started: started}
 		hs := &http.Server{Handler: admin, ReadHeaderTimeout: 10 * time.Second}
 		go hs.Serve(aln)
 		defer hs.Close()
