@@ -522,3 +522,36 @@ func (p *peerProc) stop() {
 		}
 	})
 }
+
+// Trust makes a one-way cross-realm trust: users of k's realm may reach
+// services of other's realm. Both databases get krbtgt/OTHER@K with one
+// random password (the same keys, as MIT's cross-realm setup wants). A
+// client then needs a krb5.conf naming both KDCs and mapping the
+// service's host to other's realm; see CrossRealmKrb5Conf.
+func (k *KDC) Trust(t testing.TB, other *KDC) {
+	t.Helper()
+	p := "krbtgt/" + other.Realm + "@" + k.Realm
+	pw := randomSecret(t) + "\n"
+	for _, db := range []*KDC{k, other} {
+		if out, err := db.admin(kadminLocalBin, pw+pw, "-r", db.Realm, "-q", "addprinc "+p); err != nil || !strings.Contains(out, "created") {
+			t.Fatalf("lab: kadmin.local addprinc %s in %s: %v\n%s", p, db.Realm, err, out)
+		}
+	}
+}
+
+// CrossRealmKrb5Conf writes a client krb5.conf for a user of k's realm
+// (the default realm) that knows other's KDC and maps hosts to other's
+// realm, and returns its path. Without rdns or DNS, as Krb5Conf.
+func (k *KDC) CrossRealmKrb5Conf(t testing.TB, other *KDC, hosts ...string) string {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "[libdefaults]\n    default_realm = %s\n    dns_lookup_realm = false\n    dns_lookup_kdc = false\n    rdns = false\n    dns_canonicalize_hostname = false\n    forwardable = true\n    default_ccache_name = FILE:%s/ccache\n", k.Realm, k.Dir)
+	fmt.Fprintf(&b, "[realms]\n    %s = {\n        kdc = %s\n    }\n    %s = {\n        kdc = %s\n    }\n", k.Realm, k.Addr, other.Realm, other.Addr)
+	fmt.Fprintf(&b, "[capaths]\n    %s = {\n        %s = .\n    }\n[domain_realm]\n", k.Realm, other.Realm)
+	for _, h := range hosts {
+		fmt.Fprintf(&b, "    %s = %s\n", h, other.Realm)
+	}
+	path := filepath.Join(k.Dir, fmt.Sprintf("krb5-cross-%d.conf", k.ccacheN.Add(1)))
+	writeFile(t, path, []byte(b.String()), 0o644)
+	return path
+}
