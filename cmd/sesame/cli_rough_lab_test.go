@@ -280,3 +280,44 @@ func TestAdminUptimeAndCancellations(t *testing.T) {
 		t.Errorf("uptime %ss at the first page view, 2s after the start: it counts from the first view", m[1])
 	}
 }
+
+// doctor's "Proxy settings" say where each setting came from, also when
+// the upstream is a flag; a Negotiate credential with Kerberos and NTLM
+// shows each mechanism's identity on a line of its own.
+func TestDoctorSettingsSources(t *testing.T) {
+	const pw = "KrbPass-789"
+	k := lab.StartKDC(t, lab.KDCOptions{Users: []lab.KerberosUser{{Name: "alice", Password: pw}}})
+	sq := lab.StartSquid(t, lab.SquidOptions{Auth: "negotiate", KDC: k})
+	origin := httptest.NewServer(http.HandlerFunc(whoOrigin))
+	defer origin.Close()
+	code, out, errOut := cli(t, []string{"KRB5_CONFIG=" + k.Krb5Conf, "PW=" + pw}, "",
+		"doctor", "--upstream", sq.Addr, "--user", "alice@CORP.TEST", "--password-env", "PW", "--auth", "negotiate", "--url", origin.URL+"/")
+	for _, want := range []string{
+		"upstream: " + sq.Addr + " (flag --upstream)\n",
+		"user:     alice@CORP.TEST (flag --user)\n",
+		"auth:     negotiate (flag --auth)\n",
+		"  credentials:\n    Negotiate\n      kerberos: alice@CORP.TEST\n      ntlm: ",
+		"  Negotiate: ok (200 OK), kerberos as alice@CORP.TEST\n    kerberos: alice@CORP.TEST\n    ntlm: ",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("doctor output lacks %q", want)
+		}
+	}
+	if code != 0 || strings.Contains(out, "+") || strings.Contains(out+errOut, pw) {
+		t.Errorf("exit %d (want 0), identities joined with + or the password shown:\n%s%s", code, out, errOut)
+	}
+
+	conf := filepath.Join(t.TempDir(), "sesame.toml")
+	writeFile(t, conf, "upstreams = [\""+sq.Addr+"\"]\n")
+	_, out, errOut = cli(t, []string{"SESAME_CONFIG=" + conf, "SESAME_AUTH=ntlm", "NO_PROXY=.corp.example"}, "", "doctor", "--url", origin.URL+"/")
+	for _, want := range []string{
+		"upstream: " + sq.Addr + " (config file " + conf + ")\n",
+		"auth:     ntlm (environment SESAME_AUTH)\n",
+		"no proxy: .corp.example (environment NO_PROXY/no_proxy)\n",
+		"user:     none (single sign-on) (default)\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("doctor output lacks %q:\n%s%s", want, out, errOut)
+		}
+	}
+}

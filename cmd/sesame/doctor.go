@@ -56,6 +56,7 @@ func runDoctor(e *env, args []string) error {
 	if *pf.configFile != "" {
 		fmt.Fprintf(w, "  config file: %s\n", *pf.configFile)
 	}
+	writeSettings(w, cfg, pf.sources)
 	if len(cfg.Upstreams) == 0 || len(cfg.Upstreams) == 1 && isDirectRoute(cfg.Upstreams[0]) {
 		fmt.Fprintln(w, "  no upstream proxy configured or in the environment: everything would go DIRECT")
 		fmt.Fprintln(w, "\nVerdict: nothing to check. Name the proxy with --upstream HOST:PORT (or HTTP_PROXY).")
@@ -66,6 +67,13 @@ func runDoctor(e *env, args []string) error {
 	creds, err := proxyCredentials(e, &pf.secret, &cfg.Auth)
 	if err != nil {
 		return err
+	}
+	if len(creds) > 0 {
+		fmt.Fprintln(w, "  credentials:")
+		for _, c := range creds {
+			fmt.Fprintf(w, "    %s\n", credentialLabel(c))
+			writeIdentities(w, c, "      ")
+		}
 	}
 	type success struct {
 		upstream string
@@ -123,16 +131,18 @@ func runDoctor(e *env, args []string) error {
 		}
 		for _, cred := range creds {
 			if !offers(chs, cred.Scheme()) {
-				fmt.Fprintf(w, "  %s as %s: not offered\n", cred.Scheme(), cred.Identity())
+				fmt.Fprintf(w, "  %s: not offered\n", credentialLabel(cred))
 				continue
 			}
 			rep := &auth.Report{}
 			resp, err := doctorFetch(u, probeURL, cred, rep)
 			switch {
 			case err != nil:
-				fmt.Fprintf(w, "  %s as %s: FAILED: %v\n", cred.Scheme(), cred.Identity(), err)
+				fmt.Fprintf(w, "  %s: FAILED: %v\n", credentialLabel(cred), err)
+				writeIdentities(w, cred, "    ")
 			case resp.StatusCode == http.StatusProxyAuthRequired:
-				fmt.Fprintf(w, "  %s as %s: REJECTED (%s): wrong password, user or domain? Not tried again.\n", cred.Scheme(), cred.Identity(), resp.Status)
+				fmt.Fprintf(w, "  %s: REJECTED (%s): wrong password, user or domain? Not tried again.\n", credentialLabel(cred), resp.Status)
+				writeIdentities(w, cred, "    ")
 			default:
 				// Which mechanism and principal answered: Kerberos or
 				// NTLM inside Negotiate, and whose ticket.
@@ -140,7 +150,8 @@ func runDoctor(e *env, args []string) error {
 				if rep.ProxyMechanism != "" {
 					how = fmt.Sprintf(", %s as %s", rep.ProxyMechanism, rep.ProxyIdentity)
 				}
-				fmt.Fprintf(w, "  %s as %s: ok (%s)%s\n", cred.Scheme(), cred.Identity(), resp.Status, how)
+				fmt.Fprintf(w, "  %s: ok (%s)%s\n", credentialLabel(cred), resp.Status, how)
+				writeIdentities(w, cred, "    ")
 				if src := credentialSource(cred); src != "" {
 					fmt.Fprintf(w, "    credentials from %s\n", src)
 				}
@@ -153,7 +164,7 @@ func runDoctor(e *env, args []string) error {
 	switch {
 	case len(works) > 0:
 		best := works[0]
-		fmt.Fprintf(w, "Verdict: works through %s with %s as %s.\n\nSuggested configuration (sesame proxy --config FILE):\n\n", best.upstream, best.cred.Scheme(), best.cred.Identity())
+		fmt.Fprintf(w, "Verdict: works through %s with %s.\n\nSuggested configuration (sesame proxy --config FILE):\n\n", best.upstream, credentialLabel(best.cred))
 		var ups []string
 		for _, s := range works {
 			if !contains(ups, s.upstream) {

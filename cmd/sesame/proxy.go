@@ -52,6 +52,7 @@ type proxyFlags struct {
 	schemes, logLevel, admin, pac                  *string
 	directFallback, ntlmToBasic, localTargets      *bool
 	discovered                                     bool // the route came from discovery
+	sources                                        map[string]string // setting -> where it came from (settingSources)
 	secret                                         secretFlags
 }
 
@@ -97,6 +98,7 @@ func (p *proxyFlags) config(e *env) (*config.Config, []config.ImportNote, error)
 	}
 	set := map[string]bool{}
 	p.fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	p.sources = settingSources(e, cfg, set)
 	if len(p.listens) > 0 {
 		cfg.Listen = p.listens
 	}
@@ -153,11 +155,15 @@ func (p *proxyFlags) config(e *env) (*config.Config, []config.ImportNote, error)
 	}
 	p.discovered = false
 	if len(cfg.Upstreams) == 0 && cfg.PAC == "" {
-		discoverRoute(e, cfg)
+		if src := discoverRoute(e, cfg); src != "" {
+			p.sources["upstream"], p.sources["pac"] = "found: "+src, "found: "+src
+		}
 		p.discovered = true
 	}
 	if len(cfg.NoProxy) == 0 {
-		cfg.NoProxy = config.NoProxyList(e.getenv("NO_PROXY"), e.getenv("no_proxy"))
+		if cfg.NoProxy = config.NoProxyList(e.getenv("NO_PROXY"), e.getenv("no_proxy")); len(cfg.NoProxy) > 0 {
+			p.sources["no-proxy"] = "environment NO_PROXY/no_proxy"
+		}
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, nil, &usageError{err.Error()}
@@ -524,13 +530,13 @@ func authSummary(creds []auth.Credential) string {
 
 // discoverRoute fills in the route when the configuration names none: the
 // environment first, then the desktop's or OS's proxy settings, then (only
-// with wpad = true) WPAD.
-func discoverRoute(e *env, cfg *config.Config) {
+// with wpad = true) WPAD. It returns where the setting was found.
+func discoverRoute(e *env, cfg *config.Config) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	found, err := pac.Discover(ctx, pac.DiscoverOptions{Getenv: e.getenv, NoWPAD: !cfg.WPAD})
 	if err != nil || len(found) == 0 {
-		return
+		return ""
 	}
 	s := found[0]
 	switch {
@@ -553,6 +559,7 @@ func discoverRoute(e *env, cfg *config.Config) {
 	if s.NoProxy != "" && len(cfg.NoProxy) == 0 {
 		cfg.NoProxy = []string{s.NoProxy}
 	}
+	return s.Source
 }
 
 // loadProxyConfig reads the configuration file, or imports an
