@@ -51,7 +51,7 @@ type proxyFlags struct {
 	noProxy, user, domain, workstation, ntlmv2Hash *string
 	schemes, logLevel, admin, pac                  *string
 	directFallback, ntlmToBasic, localTargets      *bool
-	discovered                                     bool // the route came from discovery
+	discovered                                     bool              // the route came from discovery
 	sources                                        map[string]string // setting -> where it came from (settingSources)
 	secret                                         secretFlags
 }
