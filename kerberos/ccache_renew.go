@@ -193,7 +193,7 @@ func (c *Client) renewTGTLocked() error {
 	}
 	_, rep, err := c.krb.TGSExchange(req, tgt.crealm, tgt.ticket, tgt.key, 0)
 	if err != nil {
-		return fmt.Errorf("%w: %w: %v", ErrRenew, ErrKDC, err)
+		return fmt.Errorf("%w: %w: %w", ErrRenew, ErrKDC, c.explainSkew(err, tgt.crealm))
 	}
 	return c.storeTGTLocked(c.fromTGSRep(rep, tgt))
 }
@@ -214,6 +214,9 @@ func (c *Client) reloginLocked() error {
 		return fmt.Errorf("%w: AS-REQ: %v", ErrConfig, err)
 	}
 	rep, err := kc.ASExchange(c.realm, req, 0)
+	if serr := c.explainSkew(err, c.realm); serr != err {
+		return fmt.Errorf("%w: login %s: %w", ErrRenew, who, serr)
+	}
 	if err != nil {
 		if !strings.Contains(err.Error(), krberror.NetworkingError) {
 			// Not again with the same password: accounts lock out.

@@ -469,6 +469,10 @@ func (c *Client) loginLocked() (*ticket, error) {
 		return nil, fmt.Errorf("%w: AS-REQ: %v", ErrConfig, err)
 	}
 	rep, err := c.krb.ASExchange(c.realm, req, 0)
+	if serr := c.explainSkew(err, c.realm); serr != err {
+		// Not a refused password: nothing to hold against it.
+		return nil, fmt.Errorf("%w: %w", ErrNoCredentials, serr)
+	}
 	if err != nil {
 		who := c.cname.PrincipalNameString() + "@" + c.realm
 		if strings.Contains(err.Error(), krberror.NetworkingError) {
@@ -507,6 +511,9 @@ func (c *Client) serviceTicketLocked(tgt *ticket, name, realm string) (*ticket, 
 	sname := types.NewPrincipalName(nt, name)
 	_, rep, err := c.krb.TGSREQGenerateAndExchange(sname, realm, via.ticket, via.key, false)
 	if err != nil {
+		if serr := c.explainSkew(err, realm); serr != err {
+			return nil, fmt.Errorf("%w: service ticket for %s: %w", ErrKDC, key, serr)
+		}
 		return nil, fmt.Errorf("%w: service ticket for %s: %v", ErrKDC, key, err)
 	}
 	t := c.fromTGSRep(rep, tgt)

@@ -31,6 +31,8 @@ const (
 	kinitBin       = "/usr/bin/kinit"
 	klistBin       = "/usr/bin/klist"
 	kvnoBin        = "/usr/bin/kvno"
+	// libfaketime (Debian faketime), for KDCOptions.ClockOffset.
+	libfaketime = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 )
 
 // Timeouts for the KDC fixture. krb5kdc is up in a few milliseconds; the
@@ -74,6 +76,14 @@ type KDCOptions struct {
 	// the krbtgt's and the users'). Default 10h and 7d. A MaxLife of a
 	// minute or two makes tests of renewal short.
 	MaxLife, MaxRenewableLife time.Duration
+	// ClockOffset, if set, runs krb5kdc under faketime with its clock
+	// that far ahead (negative: behind) of the machine's, for tests of
+	// clock skew errors.
+	ClockOffset time.Duration
+	// MaxDatagramReply, if set, is kdc.conf's kdc_max_dgram_reply_size:
+	// replies larger than that go over UDP as KRB_ERR_RESPONSE_TOO_BIG,
+	// making clients retry over TCP.
+	MaxDatagramReply int
 }
 
 // KDC is a running MIT krb5kdc on 127.0.0.1, private to one test, with a
@@ -106,6 +116,7 @@ type KDC struct {
 	t        testing.TB
 	maxLife  time.Duration
 	maxRenew time.Duration
+	maxDgram int
 	proc     *peerProc
 	ccacheN  atomic.Int64
 	adminEnv []string
@@ -164,6 +175,7 @@ func StartKDC(t testing.TB, opts KDCOptions) *KDC {
 	k := &KDC{
 		Realm:         opts.Realm,
 		maxLife:       opts.MaxLife,
+		maxDgram:      opts.MaxDatagramReply,
 		maxRenew:      opts.MaxRenewableLife,
 		Dir:           dir,
 		Krb5Conf:      filepath.Join(dir, "krb5.conf"),
@@ -190,7 +202,17 @@ func StartKDC(t testing.TB, opts KDCOptions) *KDC {
 			k.createDB(opts, services)
 		}
 		var err error
-		k.proc, err = startPeer(t, "krb5kdc", dir, filepath.Join(dir, "logs", "stderr.log"), k.adminEnv, kdcStopGrace,
+		env := k.adminEnv
+		if opts.ClockOffset != 0 {
+			// libfaketime preloaded into krb5kdc itself (the faketime
+			// wrapper would fork, and signals would reach the wrapper).
+			if _, err := os.Stat(libfaketime); err != nil {
+				t.Fatalf("lab: KDCOptions.ClockOffset needs libfaketime (apt-get install faketime): %v", err)
+			}
+			env = append(append([]string(nil), env...), "LD_PRELOAD="+libfaketime,
+				fmt.Sprintf("FAKETIME=%+ds", int64(opts.ClockOffset/time.Second)), "FAKETIME_DONT_FAKE_MONOTONIC=1")
+		}
+		k.proc, err = startPeer(t, "krb5kdc", dir, filepath.Join(dir, "logs", "stderr.log"), env, kdcStopGrace,
 			krb5kdcBin, "-n", "-r", k.Realm, "-P", filepath.Join(dir, "run", "krb5kdc.pid"))
 		if err != nil {
 			t.Fatalf("lab: starting %s: %v", krb5kdcBin, err)
@@ -234,7 +256,8 @@ func (k *KDC) render(port int) {
 		Dir, Realm, Domain string
 		Port               int
 		MaxLife, MaxRenew  string
-	}{k.Dir, k.Realm, strings.ToLower(k.Realm), port, profileSeconds(k.maxLife), profileSeconds(k.maxRenew)}
+		MaxDgram           int
+	}{k.Dir, k.Realm, strings.ToLower(k.Realm), port, profileSeconds(k.maxLife), profileSeconds(k.maxRenew), k.maxDgram}
 	for _, f := range []struct {
 		tmpl *template.Template
 		path string
