@@ -33,6 +33,7 @@ package keyring
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	gokeyring "github.com/zalando/go-keyring"
@@ -90,25 +91,76 @@ func Set(service, user, secret string) error {
 // [*Error], wraps
 // ErrNotFound when there is none (an empty secret stored by another tool
 // counts as none) and ErrUnavailable when there is no keyring to ask.
+//
+// Account names are case-insensitive, as on Windows and in AD: when
+// nothing is stored under user as spelled, the usual spellings of the
+// same account are tried (see spellings), so `corp\ALICE` finds what was
+// stored for `CORP\alice`.
 func Get(service, user string) (string, error) {
-	secret, err := call(func() (string, error) { return gokeyring.Get(service, user) })
-	if err == nil && secret == "" {
-		err = ErrNotFound
-	}
+	var secret string
+	err := eachSpelling(user, func(u string) error {
+		var err error
+		secret, err = call(func() (string, error) { return gokeyring.Get(service, u) })
+		if err == nil && secret == "" {
+			err = ErrNotFound
+		}
+		return err
+	})
 	if err != nil {
 		return "", &Error{"read", service, user, err}
 	}
 	return secret, nil
 }
 
-// Delete removes the secret stored for user under service. The error
-// wraps ErrNotFound when there was none.
+// Delete removes the secret stored for user under service, under any
+// spelling of the account (see Get). The error wraps ErrNotFound when
+// there was none.
 func Delete(service, user string) error {
-	_, err := call(func() (string, error) { return "", gokeyring.Delete(service, user) })
+	err := eachSpelling(user, func(u string) error {
+		_, err := call(func() (string, error) { return "", gokeyring.Delete(service, u) })
+		return err
+	})
 	if err != nil {
 		return &Error{"delete", service, user, err}
 	}
 	return nil
+}
+
+// eachSpelling runs op for user, then for its other spellings while op
+// finds nothing (ErrNotFound); it returns op's last error.
+func eachSpelling(user string, op func(string) error) error {
+	var err error
+	for _, u := range spellings(user) {
+		if err = op(u); !errors.Is(err, ErrNotFound) {
+			return err
+		}
+	}
+	return err
+}
+
+// spellings lists user as given, then the spellings the same account is
+// usually stored under: keyrings other than Windows' compare names
+// exactly, while DOMAIN\user and user@domain are case-insensitive. The
+// domain upper-case and the user lower-case come first (how Windows and
+// sesame's own examples write them), then all lower-case.
+func spellings(user string) []string {
+	out := []string{user}
+	add := func(s string) {
+		for _, o := range out {
+			if o == s {
+				return
+			}
+		}
+		out = append(out, s)
+	}
+	if d, u, ok := strings.Cut(user, `\`); ok {
+		add(strings.ToUpper(d) + `\` + strings.ToLower(u))
+		add(strings.ToUpper(d) + `\` + u)
+	} else if u, d, ok := strings.Cut(user, "@"); ok {
+		add(strings.ToLower(u) + "@" + strings.ToUpper(d))
+	}
+	add(strings.ToLower(user))
+	return out
 }
 
 // call runs one library operation after checking that there is a keyring

@@ -321,3 +321,30 @@ func TestDoctorSettingsSources(t *testing.T) {
 		}
 	}
 }
+
+// Keyring look-ups take DOMAIN\user case-insensitively, as Windows and AD
+// do: what `sesame login` stored for CORP\alice is found by --check
+// --user 'corp\ALICE', and --delete under that spelling removes it.
+func TestLoginKeyringCaseInsensitive(t *testing.T) {
+	bin := cliBinary(t)
+	ss := lab.StartSecretService(t)
+	env := ss.Env()
+	if code, out, errOut := runBin(t, bin, env, "AlicePass123\n", "login", "--user", `CORP\alice`, "--password-stdin"); code != 0 {
+		t.Fatalf("login: exit %d %q %q", code, out, errOut)
+	}
+	for _, user := range []string{`corp\ALICE`, `Corp\Alice`, `CORP\alice`} {
+		code, out, errOut := runBin(t, bin, env, "", "login", "--check", "--user", user)
+		if code != 0 || !strings.Contains(out, "is stored") {
+			t.Errorf("login --check --user %s: exit %d %q %q", user, code, out, errOut)
+		}
+	}
+	if code, out, errOut := runBin(t, bin, env, "", "login", "--delete", "--user", `corp\ALICE`); code != 0 || !strings.Contains(out, "removed") {
+		t.Errorf("login --delete --user corp\\ALICE: exit %d %q %q", code, out, errOut)
+	}
+	if _, err := ss.SecretTool(t, "", "lookup", "service", "sesame", "username", `CORP\alice`); err == nil {
+		t.Errorf("the entry for CORP\\alice is still there after --delete under another spelling")
+	}
+	if code, _, errOut := runBin(t, bin, env, "", "login", "--check", "--user", `corp\ALICE`); code != 1 {
+		t.Errorf("--check after --delete: exit %d %q, want 1", code, errOut)
+	}
+}
