@@ -348,3 +348,35 @@ func TestLoginKeyringCaseInsensitive(t *testing.T) {
 		t.Errorf("--check after --delete: exit %d %q, want 1", code, errOut)
 	}
 }
+
+// sesame run shares stderr with the command it runs: its own proxy logs
+// at WARN unless a level is asked for (--log-level or SESAME_LOG_LEVEL);
+// a warning still shows.
+func TestRunLogsAtWarn(t *testing.T) {
+	pacFile := filepath.Join(t.TempDir(), "broken.pac")
+	writeFile(t, pacFile, "function FindProxyForURL(url, host) {")
+	conf := filepath.Join(t.TempDir(), "sesame.toml")
+	writeFile(t, conf, "pac = \""+pacFile+"\"\npac_fail = \"direct\"\n")
+	listen := fmt.Sprintf("127.0.0.1:%d", lab.FreePort(t))
+	for _, tc := range []struct {
+		env      []string
+		args     []string
+		infoWant bool
+	}{
+		{nil, nil, false},
+		{nil, []string{"--log-level", "info"}, true},
+		{[]string{"SESAME_LOG_LEVEL=info"}, nil, true},
+	} {
+		args := append(append([]string{"run", "--listen", listen, "--config", conf}, tc.args...), "--", "sh", "-c", "echo child output")
+		code, out, errOut := cli(t, tc.env, "", args...)
+		if code != 0 || out != "child output\n" {
+			t.Errorf("%v %v: exit %d, stdout %q, stderr %q", tc.env, tc.args, code, out, errOut)
+		}
+		if got := strings.Contains(errOut, "level=INFO"); got != tc.infoWant {
+			t.Errorf("%v %v: INFO lines on stderr: %v, want %v:\n%s", tc.env, tc.args, got, tc.infoWant, errOut)
+		}
+		if !strings.Contains(errOut, "level=WARN") || !strings.Contains(errOut, "THE PAC FILE CANNOT BE USED") {
+			t.Errorf("%v %v: the warning is missing:\n%s", tc.env, tc.args, errOut)
+		}
+	}
+}
