@@ -106,6 +106,16 @@ flags (curl's names):
                              Kerberos only: credential delegation
       --spn SPN              Kerberos only: service principal (default
                              HTTP/host)
+      --mutual required|optional|disabled
+                             Negotiate: mutual authentication (the server's
+                             AP-REP); default required
+      --opportunistic        Negotiate: send the token with the first
+                             request, before any 401
+      --mech kerberos|ntlm|spnego|OID
+                             Negotiate: the mechanism (default: Kerberos,
+                             NTLM in SPNEGO when there is a password)
+      --principal USER@REALM Kerberos: the cache of this principal in a
+                             collection (DIR:, KCM:, KEYRING:)
       --sspi                 Windows only: answer Negotiate and NTLM with
                              Windows' own security packages (SSPI), with the
                              account of -u, or as the logged-on user. Without
@@ -208,6 +218,7 @@ type getOptions struct {
 	delegation, spn        string
 	sspi                   bool // Windows' own security packages (sspi_windows.go)
 	curl                   getCurlOptions
+	gss                    gssOptions // --mutual, --opportunistic, --mech, --principal
 }
 
 // runGet implements "sesame get": a curl-like fetch through the
@@ -270,6 +281,7 @@ func runGet(e *env, args []string) error {
 	fs.StringVar(&o.delegation, "delegation", "none", "")
 	fs.StringVar(&o.spn, "spn", "", "")
 	fs.BoolVar(&o.sspi, "sspi", false, "")
+	o.gss.register(fs)
 	o.registerCurl(fs)
 
 	rest, err := parseFlags(fs, args)
@@ -304,6 +316,9 @@ func (o *getOptions) fetch(e *env, rawURL string) error {
 	case "none", "policy", "always":
 	default:
 		return usagef("--delegation must be none, policy or always, not %q", o.delegation)
+	}
+	if err := o.gss.check(); err != nil {
+		return err
 	}
 	if o.maxTime < 0 {
 		return usagef("--max-time must not be negative")
@@ -920,7 +935,7 @@ func (o *getOptions) originCredentials(pw *passwordReader, schemes map[string]bo
 		// "-u :" asks for it with any scheme, as curl's --negotiate -u :
 		// does; naming negotiate in --auth asks for it by name.
 		if schemes["negotiate"] && (explicit || o.user.set) {
-			c, err := newNegotiate(negotiateConfig{getenv: pw.e.getenv, required: explicit, spn: o.spn, delegation: o.delegation})
+			c, err := newNegotiate(negotiateConfig{getenv: pw.e.getenv, required: explicit, spn: o.spn, delegation: o.delegation, gss: o.gss})
 			if err != nil || c == nil {
 				return nil, err
 			}
@@ -966,7 +981,7 @@ func (o *getOptions) originCredentials(pw *passwordReader, schemes map[string]bo
 		// NTLM inside SPNEGO too, for servers whose Negotiate takes
 		// only NTLM (or whose realm does not trust ours).
 		nc := &ntlm.Client{User: user, Password: password}
-		c, err := newNegotiate(negotiateConfig{getenv: pw.e.getenv, required: explicit, user: user, password: password, spn: o.spn, delegation: o.delegation, ntlm: nc})
+		c, err := newNegotiate(negotiateConfig{getenv: pw.e.getenv, required: explicit, user: user, password: password, spn: o.spn, delegation: o.delegation, ntlm: nc, gss: o.gss})
 		if err != nil {
 			return nil, err
 		}

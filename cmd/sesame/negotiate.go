@@ -24,6 +24,8 @@ type negotiateConfig struct {
 	// ntlm, if set, is offered inside SPNEGO after Kerberos, for servers
 	// that offer only Negotiate but accept NTLM in it (IIS, AD proxies).
 	ntlm *ntlm.Client
+	// gss: --mutual, --opportunistic, --mech, --principal.
+	gss gssOptions
 }
 
 // getenvOr reads the environment through getenv, "" without one.
@@ -70,7 +72,15 @@ func newNegotiate(cfg negotiateConfig) (auth.Credential, error) {
 		}
 	}
 	if kcfg != nil {
-		if cfg.user == "" {
+		if cfg.user == "" && cfg.gss.principal != "" {
+			// A principal of the collection, named: that cache or none.
+			cfg.user = cfg.gss.principal
+			n.Kerberos, err = namedKerberos(cfg, kcfg, getenv)
+			if err == nil && n.Kerberos == nil {
+				err = fmt.Errorf("no Kerberos ticket for %s in the credential cache", cfg.gss.principal)
+			}
+			cfg.user = ""
+		} else if cfg.user == "" {
 			// Single sign-on: whoever the credential cache holds (a
 			// collection's primary cache). An empty or missing cache is
 			// passed over unless Negotiate was asked for; one that
@@ -88,22 +98,25 @@ func newNegotiate(cfg negotiateConfig) (auth.Credential, error) {
 			n.Kerberos, err = namedKerberos(cfg, kcfg, getenv)
 		}
 		if err != nil {
-			if cfg.required {
+			if cfg.required || cfg.gss.principal != "" {
 				return nil, fmt.Errorf("negotiate: %w", err)
 			}
 			n.Kerberos = nil
 		}
 	}
 	if n.Kerberos == nil {
-		if cfg.required && cfg.ntlm != nil {
+		if (cfg.required || cfg.gss.mech == "ntlm") && cfg.ntlm != nil {
 			// NTLM inside SPNEGO, for servers that offer only Negotiate.
 			n.NTLM = cfg.ntlm
-			return n, nil
+			return n, cfg.gss.apply(n)
+		}
+		if cfg.gss.mech == "kerberos" {
+			return nil, fmt.Errorf("negotiate: %w", cfg.gss.apply(n))
 		}
 		return nil, nil
 	}
 	n.NTLM = cfg.ntlm
-	return n, nil
+	return n, cfg.gss.apply(n)
 }
 
 // namedKerberos returns Kerberos credentials for the user the command
