@@ -193,7 +193,8 @@ func (c *Client) renewTGTLocked() error {
 	}
 	_, rep, err := c.krb.TGSExchange(req, tgt.crealm, tgt.ticket, tgt.key, 0)
 	if err != nil {
-		return fmt.Errorf("%w: %w: %w", ErrRenew, ErrKDC, c.explainSkew(err, tgt.crealm))
+		serr, _ := c.explainSkew(err, tgt.crealm)
+		return fmt.Errorf("%w: %w: %w", ErrRenew, ErrKDC, serr)
 	}
 	return c.storeTGTLocked(c.fromTGSRep(rep, tgt))
 }
@@ -214,7 +215,7 @@ func (c *Client) reloginLocked() error {
 		return fmt.Errorf("%w: AS-REQ: %v", ErrConfig, err)
 	}
 	rep, err := kc.ASExchange(c.realm, req, 0)
-	if serr := c.explainSkew(err, c.realm); serr != err {
+	if serr, skew := c.explainSkew(err, c.realm); skew {
 		return fmt.Errorf("%w: login %s: %w", ErrRenew, who, serr)
 	}
 	if err != nil {

@@ -469,7 +469,7 @@ func (c *Client) loginLocked() (*ticket, error) {
 		return nil, fmt.Errorf("%w: AS-REQ: %v", ErrConfig, err)
 	}
 	rep, err := c.krb.ASExchange(c.realm, req, 0)
-	if serr := c.explainSkew(err, c.realm); serr != err {
+	if serr, skew := c.explainSkew(err, c.realm); skew {
 		// Not a refused password: nothing to hold against it.
 		return nil, fmt.Errorf("%w: %w", ErrNoCredentials, serr)
 	}
@@ -511,7 +511,7 @@ func (c *Client) serviceTicketLocked(tgt *ticket, name, realm string) (*ticket, 
 	sname := types.NewPrincipalName(nt, name)
 	_, rep, err := c.krb.TGSREQGenerateAndExchange(sname, realm, via.ticket, via.key, false)
 	if err != nil {
-		if serr := c.explainSkew(err, realm); serr != err {
+		if serr, skew := c.explainSkew(err, realm); skew {
 			return nil, fmt.Errorf("%w: service ticket for %s: %w", ErrKDC, key, serr)
 		}
 		return nil, fmt.Errorf("%w: service ticket for %s: %v", ErrKDC, key, err)

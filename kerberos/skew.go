@@ -19,18 +19,20 @@ const skewProbeTimeout = 5 * time.Second
 // explainSkew turns a KDC's KRB_AP_ERR_SKEW into an error that says how
 // far this machine's clock is from the KDC's: the KDC's time comes from
 // a KRB-ERROR to an AS-REQ without pre-authentication (every KRB-ERROR
-// carries the KDC's time). Other errors are returned as they are.
-func (c *Client) explainSkew(err error, realm string) error {
+// carries the KDC's time). It reports false, with err as it is, for
+// any other error: callers must not compare the errors, since gokrb5's
+// krberror.Krberror is not comparable and == on it panics.
+func (c *Client) explainSkew(err error, realm string) (error, bool) {
 	if err == nil || !strings.Contains(err.Error(), "KRB_AP_ERR_SKEW") {
-		return err
+		return err, false
 	}
 	kdcTime, perr := c.kdcTime(realm)
 	if perr != nil {
-		return fmt.Errorf("%w: the KDC of %s says this machine's clock is off by more than %s (%v); set the clock right", ErrClockSkew, realm, c.cfg.LibDefaults.Clockskew, err)
+		return fmt.Errorf("%w: the KDC of %s says this machine's clock is off by more than %s (%v); set the clock right", ErrClockSkew, realm, c.cfg.LibDefaults.Clockskew, err), true
 	}
 	d := time.Since(kdcTime)
 	return fmt.Errorf("%w: this machine's clock is %s %s the KDC's of %s (limit %s); set the clock right (e.g. enable NTP)",
-		ErrClockSkew, absDuration(d).Round(time.Second), aheadBehind(d), realm, c.cfg.LibDefaults.Clockskew)
+		ErrClockSkew, absDuration(d).Round(time.Second), aheadBehind(d), realm, c.cfg.LibDefaults.Clockskew), true
 }
 
 // kdcTime asks a KDC of realm (over TCP) for its time.
