@@ -1,12 +1,10 @@
 package auth
 
 import (
-	"bufio"
 	"context"
 	"encoding/hex"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 )
 
@@ -44,16 +42,7 @@ type htdigestKey struct{ user, realm, alg string }
 
 // LoadHTDigest reads an htdigest file; see ParseHTDigest.
 func LoadHTDigest(path string) (*HTDigestFile, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("auth: htdigest: %w", err)
-	}
-	defer f.Close()
-	h, err := ParseHTDigest(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return h, nil
+	return loadPasswordFile(path, "htdigest", ParseHTDigest)
 }
 
 // ParseHTDigest reads lines "user:realm:HA1". Blank lines and lines
@@ -61,27 +50,16 @@ func LoadHTDigest(path string) (*HTDigestFile, error) {
 // hash.
 func ParseHTDigest(r io.Reader) (*HTDigestFile, error) {
 	f := &HTDigestFile{ha1: make(map[htdigestKey]string), byHash: make(map[htdigestKey]string), algs: make(map[string]bool)}
-	sc := bufio.NewScanner(io.LimitReader(r, MaxPasswordFileBytes+1))
-	sc.Buffer(make([]byte, 0, 256), maxPasswordFileLine)
-	read := 0
-	for n := 1; sc.Scan(); n++ {
-		read += len(sc.Bytes()) + 1
-		if read > MaxPasswordFileBytes+1 {
-			return nil, fmt.Errorf("auth: htdigest: file larger than %d bytes", MaxPasswordFileBytes)
-		}
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
+	err := scanPasswordFile(r, "htdigest", func(n int, line string) error {
 		// The realm may not contain ':' (htdigest refuses it), the user
 		// neither; the HA1 is the last field.
 		parts := strings.Split(line, ":")
 		if len(parts) != 3 || parts[0] == "" {
-			return nil, fmt.Errorf("auth: htdigest: line %d: want user:realm:HA1", n)
+			return fmt.Errorf("auth: htdigest: line %d: want user:realm:HA1", n)
 		}
 		user, realm, h := parts[0], parts[1], strings.ToLower(parts[2])
 		if _, err := hex.DecodeString(h); err != nil {
-			return nil, fmt.Errorf("auth: htdigest: line %d: user %q: HA1 is not hex", n, user)
+			return fmt.Errorf("auth: htdigest: line %d: user %q: HA1 is not hex", n, user)
 		}
 		var alg digestAlgorithm
 		switch len(h) {
@@ -90,18 +68,19 @@ func ParseHTDigest(r io.Reader) (*HTDigestFile, error) {
 		case 64:
 			alg = digestAlgorithms[1]
 		default:
-			return nil, fmt.Errorf("auth: htdigest: line %d: user %q: HA1 of %d hex digits (want 32 for MD5, 64 for SHA-256)", n, user, len(h))
+			return fmt.Errorf("auth: htdigest: line %d: user %q: HA1 of %d hex digits (want 32 for MD5, 64 for SHA-256)", n, user, len(h))
 		}
 		k := htdigestKey{user, realm, alg.name}
 		if _, dup := f.ha1[k]; dup {
-			return nil, fmt.Errorf("auth: htdigest: line %d: user %q in realm %q given twice for %s", n, user, realm, alg.name)
+			return fmt.Errorf("auth: htdigest: line %d: user %q in realm %q given twice for %s", n, user, realm, alg.name)
 		}
 		f.ha1[k] = h
 		f.byHash[htdigestKey{hexHash(alg, user+":"+realm), realm, alg.name}] = user
 		f.algs[alg.name] = true
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("auth: htdigest: %w", err)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return f, nil
 }

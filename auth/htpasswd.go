@@ -1,22 +1,12 @@
 package auth
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	htpasswd "github.com/tg123/go-htpasswd"
-)
-
-// Limits on the password files the server side reads.
-const (
-	// MaxPasswordFileBytes bounds an htpasswd or htdigest file.
-	MaxPasswordFileBytes = 16 << 20
-	// maxPasswordFileLine bounds one line of such a file.
-	maxPasswordFileLine = 4096
 )
 
 // htpasswdParsers are the hash formats an htpasswd file may use, all
@@ -44,16 +34,7 @@ type HtpasswdFile struct {
 
 // LoadHtpasswd reads an htpasswd file; see ParseHtpasswd.
 func LoadHtpasswd(path string) (*HtpasswdFile, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("auth: htpasswd: %w", err)
-	}
-	defer f.Close()
-	h, err := ParseHtpasswd(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return h, nil
+	return loadPasswordFile(path, "htpasswd", ParseHtpasswd)
 }
 
 // ParseHtpasswd reads lines "user:hash" with hashes in the formats of
@@ -61,30 +42,19 @@ func LoadHtpasswd(path string) (*HtpasswdFile, error) {
 // Errors name the line number, never its content (it holds a hash).
 func ParseHtpasswd(r io.Reader) (*HtpasswdFile, error) {
 	h := &HtpasswdFile{users: make(map[string]htpasswd.EncodedPasswd)}
-	sc := bufio.NewScanner(io.LimitReader(r, MaxPasswordFileBytes+1))
-	sc.Buffer(make([]byte, 0, 256), maxPasswordFileLine)
-	read := 0
-	for n := 1; sc.Scan(); n++ {
-		read += len(sc.Bytes()) + 1
-		if read > MaxPasswordFileBytes+1 {
-			return nil, fmt.Errorf("auth: htpasswd: file larger than %d bytes", MaxPasswordFileBytes)
-		}
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
+	err := scanPasswordFile(r, "htpasswd", func(n int, line string) error {
 		user, enc, ok := strings.Cut(line, ":")
 		if !ok || user == "" {
-			return nil, fmt.Errorf("auth: htpasswd: line %d: want user:hash", n)
+			return fmt.Errorf("auth: htpasswd: line %d: want user:hash", n)
 		}
 		if _, dup := h.users[user]; dup {
-			return nil, fmt.Errorf("auth: htpasswd: line %d: user %q given twice", n, user)
+			return fmt.Errorf("auth: htpasswd: line %d: user %q given twice", n, user)
 		}
 		var matcher htpasswd.EncodedPasswd
 		for _, p := range htpasswdParsers {
 			m, err := p(enc)
 			if err != nil {
-				return nil, fmt.Errorf("auth: htpasswd: line %d: malformed hash for user %q", n, user)
+				return fmt.Errorf("auth: htpasswd: line %d: malformed hash for user %q", n, user)
 			}
 			if m != nil {
 				matcher = m
@@ -92,12 +62,13 @@ func ParseHtpasswd(r io.Reader) (*HtpasswdFile, error) {
 			}
 		}
 		if matcher == nil {
-			return nil, fmt.Errorf("auth: htpasswd: line %d: user %q: hash format not supported (want bcrypt, {SHA}, $apr1$, {SSHA}, $5$ or $6$)", n, user)
+			return fmt.Errorf("auth: htpasswd: line %d: user %q: hash format not supported (want bcrypt, {SHA}, $apr1$, {SSHA}, $5$ or $6$)", n, user)
 		}
 		h.users[user] = matcher
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("auth: htpasswd: %w", err)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return h, nil
 }
