@@ -84,24 +84,8 @@ func accept(cred, ctx *secHandle, in, cb []byte, flags uint32) (acceptResult, er
 	if outBuf.size > 0 && outBuf.size <= maxToken {
 		r.out = append([]byte(nil), outMem[:outBuf.size]...)
 	}
-	if st == secICompleteNeeded || st == secICompleteAndContinue {
-		if len(r.out) > 0 {
-			b := secBuffer{size: uint32(len(r.out)), typ: secbufferToken, bytes: &r.out[0]}
-			d := secBufferDesc{version: secbufferVersion, count: 1, buffers: &b}
-			cs, err := call(procCompleteAuthToken, uintptr(unsafe.Pointer(ctx)), uintptr(unsafe.Pointer(&d)))
-			if err != nil {
-				return r, err
-			}
-			if cs != secEOK {
-				return r, &statusError{"CompleteAuthToken", cs}
-			}
-			r.out = r.out[:b.size]
-		}
-		if st == secICompleteNeeded {
-			r.status = secEOK
-		} else {
-			r.status = secIContinueNeeded
-		}
+	if r.status, r.out, err = completeToken(ctx, st, r.out); err != nil {
+		return r, err
 	}
 	switch r.status {
 	case secEOK, secIContinueNeeded:

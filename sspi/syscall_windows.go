@@ -252,25 +252,8 @@ func initialize(cred, ctx *secHandle, target *uint16, flags uint32, in, cb []byt
 	if outBuf.size > 0 && outBuf.size <= maxToken {
 		r.out = outMem[:outBuf.size:outBuf.size]
 	}
-	if st == secICompleteNeeded || st == secICompleteAndContinue {
-		// NTLM on some Windows versions: the token needs finishing.
-		if len(r.out) > 0 {
-			b := secBuffer{size: uint32(len(r.out)), typ: secbufferToken, bytes: &r.out[0]}
-			d := secBufferDesc{version: secbufferVersion, count: 1, buffers: &b}
-			cs, err := call(procCompleteAuthToken, uintptr(unsafe.Pointer(ctx)), uintptr(unsafe.Pointer(&d)))
-			if err != nil {
-				return r, err
-			}
-			if cs != secEOK {
-				return r, &statusError{"CompleteAuthToken", cs}
-			}
-			r.out = r.out[:b.size]
-		}
-		if st == secICompleteNeeded {
-			r.status = secEOK
-		} else {
-			r.status = secIContinueNeeded
-		}
+	if r.status, r.out, err = completeToken(ctx, st, r.out); err != nil {
+		return r, err
 	}
 	switch r.status {
 	case secEOK, secIContinueNeeded:
@@ -281,6 +264,32 @@ func initialize(cred, ctx *secHandle, target *uint16, flags uint32, in, cb []byt
 
 // contextUserName returns SECPKG_ATTR_NAMES of a context: the client's
 // name (DOMAIN\user or user@REALM), "" if the package does not say.
+// completeToken finishes out with CompleteAuthToken when status asks
+// for it (NTLM on some Windows versions, either side) and returns the
+// status the caller goes on with: SEC_E_OK or SEC_I_CONTINUE_NEEDED.
+// Other statuses are returned as they are.
+func completeToken(ctx *secHandle, status uint32, out []byte) (uint32, []byte, error) {
+	if status != secICompleteNeeded && status != secICompleteAndContinue {
+		return status, out, nil
+	}
+	if len(out) > 0 {
+		b := secBuffer{size: uint32(len(out)), typ: secbufferToken, bytes: &out[0]}
+		d := secBufferDesc{version: secbufferVersion, count: 1, buffers: &b}
+		cs, err := call(procCompleteAuthToken, uintptr(unsafe.Pointer(ctx)), uintptr(unsafe.Pointer(&d)))
+		if err != nil {
+			return status, out, err
+		}
+		if cs != secEOK {
+			return status, out, &statusError{"CompleteAuthToken", cs}
+		}
+		out = out[:b.size]
+	}
+	if status == secICompleteNeeded {
+		return secEOK, out, nil
+	}
+	return secIContinueNeeded, out, nil
+}
+
 func contextUserName(ctx *secHandle) string {
 	var names struct{ user *uint16 }
 	st, err := call(procQueryContextAttributes, uintptr(unsafe.Pointer(ctx)), secpkgAttrNames, uintptr(unsafe.Pointer(&names)))

@@ -8,12 +8,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"golang.org/x/sys/windows"
 	"golang.org/x/sys/windows/registry"
-
-	"github.com/sesame-auth/sesame/config"
 )
 
 // runKey is the per-user autostart key Explorer reads at logon.
@@ -49,24 +46,8 @@ func runInstall(e *env, args []string) error {
 			set["config"] = true
 		}
 	}
-	for _, name := range []string{"config", "import", "pac"} {
-		f := fs.Lookup(name)
-		if !set[name] || (name == "pac" && strings.Contains(f.Value.String(), "://")) {
-			continue
-		}
-		abs, err := filepath.Abs(f.Value.String())
-		if err != nil {
-			return err
-		}
-		if _, err := os.Stat(abs); err != nil {
-			return usagef("--%s: %v", name, err)
-		}
-		if name == "config" {
-			if _, err := config.Load(abs); err != nil {
-				return usagef("--config: %v", err)
-			}
-		}
-		f.Value.Set(abs)
+	if err := absFileFlags(fs, set); err != nil {
+		return err
 	}
 	exe, err := os.Executable()
 	if err != nil {

@@ -19,8 +19,6 @@ import (
 	"golang.org/x/sys/windows/svc"
 	"golang.org/x/sys/windows/svc/eventlog"
 	"golang.org/x/sys/windows/svc/mgr"
-
-	"github.com/sesame-auth/sesame/config"
 )
 
 const serviceUsage = `sesame service install [proxy flags]   register the Windows service "sesame" (automatic start)
@@ -156,34 +154,8 @@ func serviceInstall(e *env, args []string) error {
 			set["config"] = true
 		}
 	}
-	for _, name := range []string{"config", "import"} {
-		if !set[name] {
-			continue
-		}
-		f := fs.Lookup(name)
-		abs, err := filepath.Abs(f.Value.String())
-		if err != nil {
-			return err
-		}
-		if _, err := os.Stat(abs); err != nil {
-			return usagef("--%s: %v", name, err)
-		}
-		if name == "config" {
-			if _, err := config.Load(abs); err != nil {
-				return usagef("--config: %v", err)
-			}
-		}
-		f.Value.Set(abs)
-	}
-	if set["pac"] {
-		// A local PAC file needs an absolute path too; a URL stays.
-		if f := fs.Lookup("pac"); !strings.Contains(f.Value.String(), "://") {
-			abs, err := filepath.Abs(f.Value.String())
-			if err != nil {
-				return err
-			}
-			f.Value.Set(abs)
-		}
+	if err := absFileFlags(fs, set); err != nil {
+		return err
 	}
 	runArgs := append([]string{"service", "run"}, canonicalFlags(fs)...)
 
