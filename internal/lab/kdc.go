@@ -84,6 +84,13 @@ type KDCOptions struct {
 	// replies larger than that go over UDP as KRB_ERR_RESPONSE_TOO_BIG,
 	// making clients retry over TCP.
 	MaxDatagramReply int
+	// Enctypes, if set, are the only encryption types of the realm
+	// (e.g. "rc4-hmac"): kdc.conf's supported_enctypes, so every
+	// principal's keys (krbtgt's, the services', the users') are of these
+	// types, and the client krb5.conf's default_tkt_enctypes,
+	// default_tgs_enctypes and permitted_enctypes, with allow_weak_crypto.
+	// Default: the AES types, as a current AD domain.
+	Enctypes []string
 }
 
 // KDC is a running MIT krb5kdc on 127.0.0.1, private to one test, with a
@@ -117,6 +124,7 @@ type KDC struct {
 	maxLife  time.Duration
 	maxRenew time.Duration
 	maxDgram int
+	enctypes []string
 	proc     *peerProc
 	ccacheN  atomic.Int64
 	adminEnv []string
@@ -136,6 +144,11 @@ func StartKDC(t testing.TB, opts KDCOptions) *KDC {
 	begin := time.Now()
 	if opts.Realm == "" {
 		opts.Realm = "CORP.TEST"
+	}
+	for _, e := range opts.Enctypes {
+		if err := checkKrbName("encryption type", e); err != nil || strings.ContainsAny(e, ":,") {
+			t.Fatalf("lab: StartKDC: bad encryption type %q", e)
+		}
 	}
 	if err := checkKrbName("realm", opts.Realm); err != nil || strings.ContainsAny(opts.Realm, "/@") {
 		t.Fatalf("lab: StartKDC: bad realm %q", opts.Realm)
@@ -176,6 +189,7 @@ func StartKDC(t testing.TB, opts KDCOptions) *KDC {
 		Realm:         opts.Realm,
 		maxLife:       opts.MaxLife,
 		maxDgram:      opts.MaxDatagramReply,
+		enctypes:      opts.Enctypes,
 		maxRenew:      opts.MaxRenewableLife,
 		Dir:           dir,
 		Krb5Conf:      filepath.Join(dir, "krb5.conf"),
@@ -257,7 +271,9 @@ func (k *KDC) render(port int) {
 		Port               int
 		MaxLife, MaxRenew  string
 		MaxDgram           int
-	}{k.Dir, k.Realm, strings.ToLower(k.Realm), port, profileSeconds(k.maxLife), profileSeconds(k.maxRenew), k.maxDgram}
+		Enctypes           string
+		EnctypeList        []string
+	}{k.Dir, k.Realm, strings.ToLower(k.Realm), port, profileSeconds(k.maxLife), profileSeconds(k.maxRenew), k.maxDgram, strings.Join(k.enctypes, " "), k.enctypes}
 	for _, f := range []struct {
 		tmpl *template.Template
 		path string
