@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/md5"
+	"encoding/asn1"
 	"encoding/binary"
 	"fmt"
 	"os"
@@ -98,7 +99,8 @@ type AcceptResult struct {
 	// binding over TLS checks it.
 	ChannelBound bool
 
-	key      types.EncryptionKey // context key for MIC tokens
+	key      types.EncryptionKey   // context key for MIC tokens
+	mechOID  asn1.ObjectIdentifier // OID framing the AP-REQ, for RC4-HMAC MIC tokens
 	sendSeq  uint64
 	recvSeq  uint64
 	mu       sync.Mutex
@@ -183,6 +185,7 @@ func (a *Acceptor) Accept(ctx context.Context, token, channelBindings []byte) (*
 	if err != nil {
 		return nil, fmt.Errorf("kerberos: accept: %w", err)
 	}
+	r.mechOID = tokenOID(token)
 	return r, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/crypto"
 	"github.com/jcmturner/gokrb5/v8/gssapi"
 	"github.com/jcmturner/gokrb5/v8/iana/asnAppTag"
+	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
 	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
 	"github.com/jcmturner/gokrb5/v8/iana/msgtype"
 	"github.com/jcmturner/gokrb5/v8/types"
@@ -59,15 +60,32 @@ func (r *AcceptResult) makeAPRep(au *types.Authenticator, sessionKey types.Encry
 	return nil
 }
 
-// MIC returns an RFC 4121 MIC token over data from the acceptor
-// (GSS_GetMIC), as SPNEGO's mechListMIC needs. It returns
-// ErrMICUnavailable for pre-RFC 4121 encryption types (DES, RC4).
+// micKind tells the format of the context's MIC tokens: RFC 4121
+// (AES, Camellia), RFC 4757 (RC4-HMAC) or none (DES, 3DES).
+func (r *AcceptResult) micKind() (cfxMIC, rc4MICs bool) {
+	return cfx(r.key.KeyType), r.key.KeyType == etypeID.RC4_HMAC
+}
+
+// MIC returns a MIC token over data from the acceptor (GSS_GetMIC), as
+// SPNEGO's mechListMIC needs: RFC 4121's format, or RFC 4757's for an
+// RC4-HMAC context key, framed with the OID of the initiator's token. It
+// returns ErrMICUnavailable for DES and 3DES keys.
 func (r *AcceptResult) MIC(data []byte) ([]byte, error) {
-	if !cfx(r.key.KeyType) {
-		return nil, ErrMICUnavailable
+	cfxMIC, rc4 := r.micKind()
+	if !cfxMIC && !rc4 {
+		return nil, fmt.Errorf("%w: context key of etype %d", ErrMICUnavailable, r.key.KeyType)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if rc4 {
+		oid := r.mechOID
+		if oid == nil {
+			oid = OID
+		}
+		mic := rc4MIC(r.key.KeyValue, oid, uint32(r.sendSeq), true, data)
+		r.sendSeq++
+		return mic, nil
+	}
 	t := gssapi.MICToken{Flags: gssapi.MICTokenFlagSentByAcceptor, SndSeqNum: r.sendSeq, Payload: data}
 	if err := t.SetChecksum(r.key, keyusage.GSSAPI_ACCEPTOR_SIGN); err != nil {
 		return nil, fmt.Errorf("kerberos: MIC: %v", err)
@@ -76,11 +94,28 @@ func (r *AcceptResult) MIC(data []byte) ([]byte, error) {
 	return t.Marshal()
 }
 
-// VerifyMIC checks an initiator's RFC 4121 MIC token over data
-// (GSS_VerifyMIC). Sequence numbers are not checked for replay.
+// VerifyMIC checks an initiator's MIC token over data (GSS_VerifyMIC),
+// RFC 4121's or, for an RC4-HMAC context key, RFC 4757's. The sequence
+// number of an RC4-HMAC token, which its checksum does not cover, must
+// be the next one expected (the authenticator's, then one more per
+// token); RFC 4121 tokens are not checked for replay. A token that does not decode wraps
+// ErrMalformedToken, one that does not verify ErrBadMIC.
 func (r *AcceptResult) VerifyMIC(data, mic []byte) error {
-	if !cfx(r.key.KeyType) {
-		return ErrMICUnavailable
+	cfxMIC, rc4 := r.micKind()
+	if !cfxMIC && !rc4 {
+		return fmt.Errorf("%w: context key of etype %d", ErrMICUnavailable, r.key.KeyType)
+	}
+	if rc4 {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		seq, err := rc4VerifyMIC(r.key.KeyValue, mic, false, data)
+		if err == nil {
+			err = checkSeq(seq, &r.recvSeq)
+		}
+		if err != nil {
+			return fmt.Errorf("kerberos: the initiator's MIC: %w", err)
+		}
+		return nil
 	}
 	var t gssapi.MICToken
 	if err := safeUnmarshal(func() error { return t.Unmarshal(mic, false) }); err != nil {
@@ -97,11 +132,15 @@ func (r *AcceptResult) VerifyMIC(data, mic []byte) error {
 		return err
 	})
 	if err != nil || !ok {
-		return fmt.Errorf("kerberos: the initiator's MIC does not verify")
+		return fmt.Errorf("kerberos: the initiator's MIC: %w", ErrBadMIC)
 	}
 	return nil
 }
 
 // MICAvailable reports whether MIC and VerifyMIC work for this context:
-// its key is of an RFC 4121 encryption type (not DES or RC4).
-func (r *AcceptResult) MICAvailable() bool { return cfx(r.key.KeyType) }
+// its key is of an RFC 4121 encryption type or RC4-HMAC (not DES or
+// 3DES).
+func (r *AcceptResult) MICAvailable() bool {
+	cfxMIC, rc4 := r.micKind()
+	return cfxMIC || rc4
+}

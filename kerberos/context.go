@@ -240,6 +240,9 @@ func (x *SecContext) build(st, fwd *ticket) error {
 	x.subkey = auth.SubKey
 	x.ctime, x.cusec = auth.CTime, auth.Cusec
 	x.seq = uint64(auth.SeqNumber)
+	// Without an AP-REP, the acceptor's numbers start from ours too
+	// (RFC 4121 section 4.1); verifyAPRep replaces this.
+	x.peerSeq = x.seq
 	if x.flags&FlagMutual == 0 {
 		x.state = ctxComplete
 	}
@@ -392,37 +395,52 @@ func cfx(etype int32) bool {
 	return true
 }
 
-// micKey returns the key of MIC tokens: the acceptor's subkey if it
-// asserted one, else the initiator's subkey (RFC 4121 section 2).
-func (x *SecContext) micKey() (types.EncryptionKey, byte, error) {
+// micKey returns the key of MIC tokens and whether they take RC4-HMAC's
+// format (RFC 4757) rather than RFC 4121's: the acceptor's subkey if it
+// asserted one, else the initiator's subkey (RFC 4121 section 2). As in
+// MIT's library, an RC4 acceptor's subkey of the initiator's subkey's own
+// type is not used (RFC 1964 contexts keep the initiator's subkey).
+func (x *SecContext) micKey() (key types.EncryptionKey, flags byte, rc4 bool, err error) {
 	if x.state != ctxComplete {
-		return types.EncryptionKey{}, 0, ErrMICUnavailable
-	}
-	if x.acceptorSubkey != nil {
-		if !cfx(x.acceptorSubkey.KeyType) {
-			return types.EncryptionKey{}, 0, ErrMICUnavailable
-		}
-		return *x.acceptorSubkey, gssapi.MICTokenFlagAcceptorSubkey, nil
+		return types.EncryptionKey{}, 0, false, ErrMICUnavailable
 	}
 	k := x.subkey
 	if len(k.KeyValue) == 0 {
 		k = x.sessionKey
 	}
-	if !cfx(k.KeyType) {
-		return types.EncryptionKey{}, 0, ErrMICUnavailable
+	if a := x.acceptorSubkey; a != nil && (cfx(a.KeyType) || a.KeyType != k.KeyType) {
+		if !cfx(a.KeyType) {
+			if a.KeyType == etypeID.RC4_HMAC {
+				return *a, 0, true, nil
+			}
+			return types.EncryptionKey{}, 0, false, fmt.Errorf("%w: acceptor subkey of etype %d", ErrMICUnavailable, a.KeyType)
+		}
+		return *a, gssapi.MICTokenFlagAcceptorSubkey, false, nil
 	}
-	return k, 0, nil
+	switch {
+	case cfx(k.KeyType):
+		return k, 0, false, nil
+	case k.KeyType == etypeID.RC4_HMAC:
+		return k, 0, true, nil
+	}
+	return types.EncryptionKey{}, 0, false, fmt.Errorf("%w: context key of etype %d", ErrMICUnavailable, k.KeyType)
 }
 
-// MIC returns an RFC 4121 MIC token over data (GSS_GetMIC), with the
-// initiator's next sequence number. It returns ErrMICUnavailable before
-// the context is complete or for pre-RFC 4121 encryption types.
+// MIC returns a MIC token over data (GSS_GetMIC), with the initiator's
+// next sequence number: RFC 4121's format, or RFC 4757's for an
+// RC4-HMAC context key. It returns ErrMICUnavailable before the context
+// is complete or for DES and 3DES keys.
 func (x *SecContext) MIC(data []byte) ([]byte, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	key, fl, err := x.micKey()
+	key, fl, rc4, err := x.micKey()
 	if err != nil {
 		return nil, err
+	}
+	if rc4 {
+		mic := rc4MIC(key.KeyValue, OID, uint32(x.seq), false, data)
+		x.seq++
+		return mic, nil
 	}
 	t := gssapi.MICToken{Flags: fl, SndSeqNum: x.seq, Payload: data}
 	if err := t.SetChecksum(key, keyusage.GSSAPI_INITIATOR_SIGN); err != nil {
@@ -432,14 +450,29 @@ func (x *SecContext) MIC(data []byte) ([]byte, error) {
 	return t.Marshal()
 }
 
-// VerifyMIC checks the acceptor's RFC 4121 MIC token over data
-// (GSS_VerifyMIC). Sequence numbers are not checked for replay.
+// VerifyMIC checks the acceptor's MIC token over data (GSS_VerifyMIC),
+// RFC 4121's or, for an RC4-HMAC context key, RFC 4757's. The sequence
+// number of an RC4-HMAC token, which its checksum does not cover, must
+// be the next one expected (the AP-REP's, then one more per token), as
+// MIT's sequence checks demand; RFC 4121 tokens are not checked for
+// replay. A token that does not decode wraps
+// ErrMalformedToken, one that does not verify ErrBadMIC.
 func (x *SecContext) VerifyMIC(data, mic []byte) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	key, fl, err := x.micKey()
+	key, fl, rc4, err := x.micKey()
 	if err != nil {
 		return err
+	}
+	if rc4 {
+		seq, err := rc4VerifyMIC(key.KeyValue, mic, true, data)
+		if err == nil {
+			err = checkSeq(seq, &x.peerSeq)
+		}
+		if err != nil {
+			return fmt.Errorf("kerberos: the acceptor's MIC: %w", err)
+		}
+		return nil
 	}
 	var t gssapi.MICToken
 	if err := safeUnmarshal(func() error { return t.Unmarshal(mic, true) }); err != nil {
@@ -456,7 +489,7 @@ func (x *SecContext) VerifyMIC(data, mic []byte) error {
 		return err
 	})
 	if err != nil || !ok {
-		return fmt.Errorf("kerberos: MIC does not verify")
+		return fmt.Errorf("kerberos: the acceptor's MIC: %w", ErrBadMIC)
 	}
 	return nil
 }

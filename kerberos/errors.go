@@ -48,7 +48,12 @@ var (
 	ErrState = errors.New("kerberos: unexpected call for the context state")
 
 	// ErrMICUnavailable reports that the context cannot make or check MIC
-	// tokens: it is not complete, or its encryption type predates RFC
-	// 4121's token format (DES, RC4).
+	// tokens: it is not complete, or its encryption type has neither RFC
+	// 4121's token format nor RFC 4757's RC4-HMAC one (DES, 3DES).
 	ErrMICUnavailable = errors.New("kerberos: MIC tokens unavailable for this context")
+
+	// ErrBadMIC reports a MIC token that decodes but does not verify: a
+	// wrong checksum (data or token changed, another key) or a token
+	// of the wrong direction.
+	ErrBadMIC = errors.New("kerberos: MIC does not verify")
 )

@@ -2,6 +2,9 @@ package kerberos
 
 import (
 	"testing"
+
+	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
+	"github.com/jcmturner/gokrb5/v8/types"
 )
 
 // FuzzParseAcceptorToken feeds arbitrary bytes to the decoders of acceptor
@@ -27,5 +30,28 @@ func FuzzParseAcceptorToken(f *testing.F) {
 			}
 		}
 		_ = x.VerifyMIC([]byte("data"), b)
+	})
+}
+
+// FuzzRC4VerifyMIC feeds arbitrary bytes to the RC4-HMAC MIC decoder under
+// the key of MIT's test vector: nothing may panic, and nothing but MIT's
+// token (up to its framing OID and the sequence number, which the
+// checksum does not cover) may verify over its data.
+// Run locally with: go test ./kerberos -run '^$' -fuzz FuzzRC4VerifyMIC -fuzztime 30s
+func FuzzRC4VerifyMIC(f *testing.F) {
+	key, tok := mustHex(f, rc4MICKey), mustHex(f, mitRC4MIC)
+	f.Add(tok)
+	f.Add(tok[:len(tok)-8])
+	f.Add(rc4MIC(key, OIDMicrosoft, 1, true, nil))
+	f.Add(WrapToken(tokIDMICv1, make([]byte, 22)))
+	f.Add(WrapToken(0x0404, make([]byte, 26)))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if _, err := rc4VerifyMIC(key, b, false, []byte(rc4MICData)); err == nil {
+			if len(b) != len(tok) || string(b[29:]) != string(tok[29:]) {
+				t.Fatalf("verified a token with another checksum: %x", b)
+			}
+		}
+		r := &AcceptResult{key: types.EncryptionKey{KeyType: etypeID.RC4_HMAC, KeyValue: key}}
+		_ = r.VerifyMIC([]byte("data"), b)
 	})
 }

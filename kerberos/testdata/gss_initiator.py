@@ -5,18 +5,29 @@ is sesame's code.
 
 usage: gss_initiator.py TARGET MECH [--mutual] [--deleg] [--cb HEX]
                         [--ntlm 'DOMAIN\\user' PASSWORD]
+                        [--neg-mechs OID,OID...] [--mic HEX] [--show-key]
   TARGET  host-based service name, e.g. HTTP@localhost
   MECH    krb5 or spnego
   --ntlm  SPNEGO with gss-ntlmssp as the only mechanism, logging in with
           the password instead of the ticket cache
   --cb    channel bindings application data, hex (e.g. of
           "tls-server-end-point:" + hash)
+  --neg-mechs  SPNEGO offering these mechanisms, in this order
+          (gss_set_neg_mechs on the ticket cache's credentials)
+  --mic   after COMPLETE, a GSS_GetMIC token over these bytes, then one
+          line with the acceptor's MIC over them to GSS_VerifyMIC
+  --show-key  after COMPLETE, the context's session key
+          (GSS_C_INQ_SSPI_SESSION_KEY), for test vectors
 
 Protocol, one line each way:
   stdout: TOKEN <base64 initial token>
   stdin : <base64 acceptor token> or "-" (none)
   stdout: TOKEN <base64> (another leg) | COMPLETE [<base64 last token>]
         | ERROR <message>
+Then, with --show-key:  stdout: KEY <enctype> <hex>
+with --mic:  stdout: MIC <base64>
+             stdin : <base64 acceptor MIC>
+             stdout: VERIFIED | ERROR <message>
 """
 import base64
 import sys
@@ -30,6 +41,8 @@ MECHS = {
     'spnego': gssapi.OID.from_int_seq('1.3.6.1.5.5.2'),
 }
 NTLMSSP = gssapi.OID.from_int_seq('1.3.6.1.4.1.311.2.2.10')
+# GSS_C_INQ_SSPI_SESSION_KEY: the key, then an OID naming its enctype.
+INQ_SESSION_KEY = gssapi.OID.from_int_seq('1.2.840.113554.1.2.2.5.5')
 
 
 def say(line):
@@ -58,6 +71,10 @@ def main():
                 gssapi.Name(user, gssapi.NameType.user), password.encode(),
                 usage='initiate', mechs=[MECHS['spnego']]).creds
             gssapi.raw.set_neg_mechs(creds, [NTLMSSP])
+        if '--neg-mechs' in args:
+            oids = args[args.index('--neg-mechs') + 1].split(',')
+            creds = gssapi.Credentials(usage='initiate', mechs=[MECHS['spnego']])
+            gssapi.raw.set_neg_mechs(creds, [gssapi.OID.from_int_seq(o) for o in oids])
         ctx = gssapi.SecurityContext(
             name=gssapi.Name(target, gssapi.NameType.hostbased_service),
             mech=mech, usage='initiate', flags=flags, channel_bindings=cb,
@@ -82,9 +99,27 @@ def main():
         b64 = base64.b64encode(out).decode() if out else ''
         if complete:
             say('COMPLETE %s' % b64)
-            return 0
+            return after(ctx, args)
         say('TOKEN %s' % b64)
     say('COMPLETE')
+    return after(ctx, args)
+
+
+def after(ctx, args):
+    """Per-message steps of the complete context: --show-key, --mic."""
+    try:
+        if '--show-key' in args:
+            res = gssapi.raw.inquire_sec_context_by_oid(ctx, INQ_SESSION_KEY)
+            say('KEY %s %s' % (res[1].hex() if len(res) > 1 else '-', res[0].hex()))
+        if '--mic' in args:
+            data = bytes.fromhex(args[args.index('--mic') + 1])
+            say('MIC %s' % base64.b64encode(ctx.get_signature(data)).decode())
+            line = sys.stdin.readline().strip()
+            ctx.verify_signature(data, base64.b64decode(line))
+            say('VERIFIED')
+    except gssapi.exceptions.GSSError as e:
+        say('ERROR %s' % e)
+        return 1
     return 0
 
 
