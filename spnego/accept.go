@@ -218,9 +218,16 @@ func (c *AcceptContext) init(ctx context.Context, in *NegTokenInit) ([]byte, boo
 	if idx > 0 || len(in.MechToken) == 0 {
 		// The optimistic token, if any, is for a mechanism we do not
 		// have: name ours and let the initiator start it. Skipping the
-		// initiator's first choice makes the MIC exchange mandatory.
+		// initiator's first choice makes the MIC exchange mandatory,
+		// and the reply says so with request-mic (RFC 4178 section 5);
+		// MIT's initiator refuses the reselection ("invalid token")
+		// under accept-incomplete.
 		c.micRequired = idx > 0
-		return c.reply(AcceptIncomplete, true, nil, nil)
+		state := AcceptIncomplete
+		if c.micRequired {
+			state = RequestMIC
+		}
+		return c.reply(state, true, nil, nil)
 	}
 	return c.mechStep(ctx, in.MechToken, in.MechListMIC, true)
 }

@@ -158,10 +158,12 @@ type pyAcceptor struct {
 	stderr bytes.Buffer
 }
 
-func startAcceptor(t *testing.T) *pyAcceptor {
+// startAcceptor runs testdata/spnego_acceptor.py with pyEnv and env
+// appended (KRB5_CONFIG and KRB5_KTNAME for Kerberos).
+func startAcceptor(t *testing.T, env ...string) *pyAcceptor {
 	t.Helper()
 	a := &pyAcceptor{t: t, cmd: exec.Command("/usr/bin/python3", "testdata/spnego_acceptor.py")}
-	a.cmd.Env = pyEnv(t)
+	a.cmd.Env = append(pyEnv(t), env...)
 	a.cmd.Stderr = &a.stderr
 	var err error
 	if a.in, err = a.cmd.StdinPipe(); err != nil {
@@ -231,7 +233,12 @@ func (a *pyAcceptor) step(tok []byte) acceptorReply {
 // acceptor's final reply, or the initiator's error if it failed first.
 func handshake(t *testing.T, ini *Initiator, tamper func(leg int, tok []byte) []byte, tamperReply func(leg int, tok []byte) []byte) (acceptorReply, error) {
 	t.Helper()
-	a := startAcceptor(t)
+	return handshakeWith(t, startAcceptor(t), ini, tamper, tamperReply)
+}
+
+// handshakeWith is handshake against an acceptor already started.
+func handshakeWith(t *testing.T, a *pyAcceptor, ini *Initiator, tamper func(leg int, tok []byte) []byte, tamperReply func(leg int, tok []byte) []byte) (acceptorReply, error) {
+	t.Helper()
 	var in []byte
 	for leg := 0; leg < 5; leg++ {
 		out, done, err := ini.Step(in)

@@ -14,7 +14,7 @@ import (
 // and the Initiator leaves Kerberos out of the offer, when there is no
 // TGT); a later Step verifies the acceptor's AP-REP. MICs are RFC 4121 MIC
 // tokens under the acceptor's subkey, or the initiator's subkey when the
-// acceptor asserted none. Like every Mechanism it serves one handshake.
+// acceptor asserted none; RFC 4757's for an RC4-HMAC key. Like every Mechanism it serves one handshake.
 type KerberosMechanism struct {
 	ctx    context.Context
 	client *kerberos.Client
@@ -76,7 +76,8 @@ func (m *KerberosMechanism) Step(in []byte) ([]byte, bool, error) {
 	return nil, true, nil
 }
 
-// MIC makes an RFC 4121 MIC token over data.
+// MIC makes a Kerberos MIC token over data (RFC 4121, or RFC 4757 for
+// RC4-HMAC).
 func (m *KerberosMechanism) MIC(data []byte) ([]byte, error) {
 	if m.sc == nil {
 		return nil, ErrMICUnavailable
@@ -88,7 +89,7 @@ func (m *KerberosMechanism) MIC(data []byte) ([]byte, error) {
 	return mic, err
 }
 
-// VerifyMIC checks the acceptor's RFC 4121 MIC token over data.
+// VerifyMIC checks the acceptor's Kerberos MIC token over data.
 func (m *KerberosMechanism) VerifyMIC(data, mic []byte) error {
 	if m.sc == nil {
 		return ErrMICUnavailable
