@@ -25,12 +25,14 @@ const (
 
 // isolateSetup runs in the new namespaces, as root, before the test binary:
 // a fresh network namespace has only lo, and down; the bind mount replaces
-// /etc/hosts in the private mount namespace only. $1 is the hosts file,
-// the rest the test binary's command line.
+// /etc/hosts in the private mount namespace only, and so does the one of
+// /etc/resolv.conf if $2 is not "-". $1 is the hosts file, $2 the
+// resolv.conf, the rest the test binary's command line.
 const isolateSetup = `set -e
 ip link set lo up
 mount --bind "$1" /etc/hosts
-shift
+if [ "$2" != - ]; then mount --bind "$2" /etc/resolv.conf; fi
+shift 2
 exec "$@"`
 
 // IsolateOptions configures Isolate.
@@ -39,6 +41,10 @@ type IsolateOptions struct {
 	// The addresses must be loopback addresses: the namespace has no
 	// other interface, so nothing else could be reached anyway.
 	Hosts map[string]string
+	// ResolvConf, if set, is the isolated /etc/resolv.conf, e.g.
+	// "nameserver 127.0.0.1\n" for a StartDNS server. Default: the
+	// system's, whose servers are out of reach in the namespace.
+	ResolvConf string
 }
 
 var hostNameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$`)
@@ -90,6 +96,18 @@ func Isolate(t *testing.T, opts IsolateOptions) (inside bool) {
 	if err != nil {
 		t.Fatalf("lab: %v", err)
 	}
+	resolvPath := "-"
+	if opts.ResolvConf != "" {
+		if !strings.HasSuffix(opts.ResolvConf, "\n") || strings.ContainsRune(opts.ResolvConf, 0) {
+			t.Fatalf("lab: Isolate: ResolvConf must be lines of text ending in a newline")
+		}
+		resolvPath = t.TempDir() + "/resolv.conf"
+		writeFile(t, resolvPath, []byte(opts.ResolvConf), 0o644)
+	}
+	resolvBefore, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil && opts.ResolvConf != "" {
+		t.Fatalf("lab: Isolate: %v", err)
+	}
 
 	// -test.run matches each level of the name separately.
 	var pattern []string
@@ -108,7 +126,7 @@ func Isolate(t *testing.T, opts IsolateOptions) (inside bool) {
 		defer cancel()
 	}
 	cmd := exec.CommandContext(ctx, "unshare", append([]string{"--net", "--mount", "--propagation", "private",
-		"--", "/bin/sh", "-c", isolateSetup, "lab-isolate", hostsPath, os.Args[0]}, args...)...)
+		"--", "/bin/sh", "-c", isolateSetup, "lab-isolate", hostsPath, resolvPath, os.Args[0]}, args...)...)
 	cmd.Env = append(os.Environ(), isolateEnv+"="+t.Name(), isolateNetNSEnv+"="+netNS, isolateMntNSEnv+"="+mntNS)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -120,6 +138,11 @@ func Isolate(t *testing.T, opts IsolateOptions) (inside bool) {
 
 	if after, rerr := os.ReadFile("/etc/hosts"); rerr != nil || !bytes.Equal(before, after) {
 		t.Errorf("lab: the system's /etc/hosts changed while %s ran isolated (%v)", t.Name(), rerr)
+	}
+	if opts.ResolvConf != "" {
+		if after, rerr := os.ReadFile("/etc/resolv.conf"); rerr != nil || !bytes.Equal(resolvBefore, after) {
+			t.Errorf("lab: the system's /etc/resolv.conf changed while %s ran isolated (%v)", t.Name(), rerr)
+		}
 	}
 	passed := strings.Contains(out.String(), "--- PASS: "+t.Name()+" ")
 	if err != nil || !passed {
@@ -152,6 +175,11 @@ func checkIsolated(t *testing.T, opts IsolateOptions) {
 	got, err := os.ReadFile("/etc/hosts")
 	if err != nil || !bytes.Equal(got, hostsFile(t, opts.Hosts)) {
 		t.Fatalf("lab: Isolate: /etc/hosts is not the isolated one (%v):\n%s", err, got)
+	}
+	if opts.ResolvConf != "" {
+		if got, err := os.ReadFile("/etc/resolv.conf"); err != nil || string(got) != opts.ResolvConf {
+			t.Fatalf("lab: Isolate: /etc/resolv.conf is not the isolated one (%v):\n%s", err, got)
+		}
 	}
 }
 
