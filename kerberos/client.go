@@ -476,6 +476,9 @@ func (c *Client) loginLocked() (*ticket, error) {
 	if err != nil {
 		who := c.cname.PrincipalNameString() + "@" + c.realm
 		if strings.Contains(err.Error(), krberror.NetworkingError) {
+			if nerr := c.cfg.explainNoKDC(c.realm); nerr != nil {
+				return nil, fmt.Errorf("%w: %w: login %s: %w", ErrNoCredentials, ErrKDC, who, nerr)
+			}
 			return nil, fmt.Errorf("%w: %w: login %s: %v", ErrNoCredentials, ErrKDC, who, err)
 		}
 		// The KDC refused the password or key: asking again with the
@@ -513,6 +516,12 @@ func (c *Client) serviceTicketLocked(tgt *ticket, name, realm string) (*ticket, 
 	if err != nil {
 		if serr, skew := c.explainSkew(err, realm); skew {
 			return nil, fmt.Errorf("%w: service ticket for %s: %w", ErrKDC, key, serr)
+		}
+		if strings.Contains(err.Error(), krberror.NetworkingError) {
+			// The TGS-REQ went to realm's KDC.
+			if nerr := c.cfg.explainNoKDC(realm); nerr != nil {
+				return nil, fmt.Errorf("%w: service ticket for %s: %w", ErrKDC, key, nerr)
+			}
 		}
 		return nil, fmt.Errorf("%w: service ticket for %s: %v", ErrKDC, key, err)
 	}

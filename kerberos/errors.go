@@ -29,6 +29,12 @@ var (
 	// error such as an unknown service principal.
 	ErrKDC = errors.New("kerberos: KDC exchange failed")
 
+	// ErrNoKDC reports a realm whose KDC is unknown: krb5.conf names
+	// none, and dns_lookup_kdc is off or DNS has no SRV records for it
+	// (_kerberos._udp.REALM, _kerberos._tcp.REALM). It comes with
+	// ErrKDC.
+	ErrNoKDC = errors.New("kerberos: no KDC known for the realm")
+
 	// ErrMutualAuth reports that the acceptor did not authenticate
 	// itself: no AP-REP where one is required, or one that does not
 	// decrypt with the session key or does not echo the authenticator's
