@@ -108,6 +108,7 @@ func isUser(authenticated, name string) bool {
 // `sesame get` exits 0 on a 403 without -f, as curl does, so the HTTP
 // status is read from its -v log and checked against squid's access log.
 func TestADDCNamedUserIsAuthoritative(t *testing.T) {
+	t.Parallel()
 	bin := buildSesame(t)
 	a := lab.StartADDC(t)
 	hello := a.OriginURL + "/hello.txt"

@@ -50,6 +50,7 @@ func runBin(t *testing.T, bin string, env []string, stdin string, args ...string
 // after which the proxy refuses to start and says to run `sesame login`.
 // No output of any of these carries the password.
 func TestLoginKeyringProxy(t *testing.T) {
+	t.Parallel()
 	bin := buildSesame(t)
 	ss := lab.StartSecretService(t)
 	keyringEnv := ss.Env()

@@ -24,6 +24,9 @@ import (
 // with the password `sesame login` stored in the OS keyring (an AS-REQ),
 // all with no prompt and no restart.
 func TestProxyKerberosRenewal(t *testing.T) {
+	// Mostly waiting for tickets to expire: runs beside the other
+	// parallel tests rather than adding 150 s to the package.
+	t.Parallel()
 	bin := buildSesame(t)
 	const pw = "KrbPass-789"
 	k := lab.StartKDC(t, lab.KDCOptions{Users: []lab.KerberosUser{{Name: "alice", Password: pw}},
