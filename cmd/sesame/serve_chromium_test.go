@@ -37,7 +37,7 @@ func ssoPage(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, `<!DOCTYPE html><html><head><title>app</title></head><body>
 <p id="marker">%s</p><p id="user">user=%s</p><p id="sso">sso=none</p>`, browserMarker, html.EscapeString(user))
 	if probe := r.URL.Query().Get("probe"); probe != "" {
-		// Chromium 156 answers the first Negotiate challenge after its
+		// Chromium 148 answers the first Negotiate challenge after its
 		// start with ERR_UNSUPPORTED_AUTH_SCHEME (its log says so) and
 		// every later one with a ticket: the page asks again, with
 		// synchronous requests so that the DOM dumped at the load event
