@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -239,5 +240,26 @@ func TestSSPIProxyUnderWine(t *testing.T) {
 	}
 	if !strings.Contains(proxyLog(), "sspi:") {
 		t.Errorf("the proxy's log does not name the SSPI credential:\n%s", proxyLog())
+	}
+
+	// Two clients at once: each gets its answers as the logged-on user
+	// over upstream connections of their own, one handshake each.
+	var wg sync.WaitGroup
+	outs, errs := make([]string, 2), make([]error, 2)
+	for i := range outs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outs[i], errs[i] = curl(t, "-x", "http://"+addr, origin.URL+"/p/1", origin.URL+"/p/2", origin.URL+"/p/3", origin.URL+"/p/4")
+		}()
+	}
+	wg.Wait()
+	for i := range outs {
+		if errs[i] != nil || strings.Count(outs[i], "proxy_user=alice@CORP.TEST\n") != 4 {
+			t.Errorf("client %d at the same time: %v %q\n%s", i, errs[i], outs[i], sq.AccessLog())
+		}
+	}
+	if n := strings.Count(sq.AccessLog(), " 407 GET "); n > 3 {
+		t.Errorf("squid sent %d 407s for 11 requests on at most 3 connections, want at most 3\n%s", n, sq.AccessLog())
 	}
 }
