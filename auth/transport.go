@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/sesame-auth/sesame/httpconn"
+	"github.com/sesame-auth/sesame/kerberos"
 )
 
 // maxRestarts bounds how often one request starts over on a new
@@ -70,6 +72,14 @@ type Transport struct {
 	// are always allowed: the link to a local corporate proxy is plain
 	// HTTP almost everywhere.
 	AllowBasicOverHTTP bool
+	// SanitizeMutualErrors, for an error response (status 400 and up)
+	// from a server whose mutual authentication failed, hands back the
+	// status alone, with no headers (but Content-Length: 0) and an empty
+	// body, instead of an error — httpx-gssapi's
+	// sanitize_mutual_error_response. Nothing the unauthenticated server
+	// sent reaches the caller but its status. A success response still
+	// fails with the error.
+	SanitizeMutualErrors bool
 	// TLSClientConfig is used for TLS to origins and https proxies.
 	TLSClientConfig *tls.Config
 	// Dialer opens TCP connections; nil means a net.Dialer with a 30 s
@@ -207,6 +217,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, conn, err := ex.run(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if conn == nil {
+		return resp, nil // sanitized: the connection is closed already
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		// An upgrade (WebSocket): as with net/http, the body is the
@@ -460,6 +473,9 @@ func (ex *exchange) run(ctx context.Context) (*http.Response, *httpconn.Conn, er
 			if err := ex.succeed(conn, resp); err != nil {
 				resp.Body.Close()
 				conn.Close()
+				if ex.t.SanitizeMutualErrors && !ex.connect && resp.StatusCode >= 400 && errors.Is(err, kerberos.ErrMutualAuth) {
+					return sanitizedResponse(resp), nil, nil
+				}
 				return nil, nil, err
 			}
 			ex.report(conn)
@@ -1060,4 +1076,23 @@ func findChallenge(chs []Challenge, scheme string) *Challenge {
 		}
 	}
 	return nil
+}
+
+// sanitizedResponse is resp with nothing of the server's but its status
+// code (see Transport.SanitizeMutualErrors): not its reason phrase, none
+// of its headers (cookies, Location, WWW-Authenticate), no trailers, no
+// body.
+func sanitizedResponse(resp *http.Response) *http.Response {
+	status := strconv.Itoa(resp.StatusCode)
+	if text := http.StatusText(resp.StatusCode); text != "" {
+		status += " " + text
+	}
+	return &http.Response{
+		Status: status, StatusCode: resp.StatusCode,
+		Proto: resp.Proto, ProtoMajor: resp.ProtoMajor, ProtoMinor: resp.ProtoMinor,
+		Header:        http.Header{"Content-Length": {"0"}},
+		Body:          http.NoBody,
+		ContentLength: 0,
+		Request:       resp.Request,
+	}
 }

@@ -116,6 +116,11 @@ flags (curl's names):
                              NTLM in SPNEGO when there is a password)
       --principal USER@REALM Kerberos: the cache of this principal in a
                              collection (DIR:, KCM:, KEYRING:)
+      --sanitize-mutual-error
+                             with --mutual required, an error response whose
+                             server failed mutual authentication is shown
+                             as its status alone (no headers, no body)
+                             instead of failing
       --sspi                 Windows only: answer Negotiate and NTLM with
                              Windows' own security packages (SSPI), with the
                              account of -u, or as the logged-on user. Without
@@ -409,9 +414,10 @@ func (o *getOptions) fetch(e *env, rawURL string) error {
 			ProxyCredentials: proxyCreds,
 			// Only when the user named Basic: over plain http anyone on
 			// the path reads the password.
-			AllowBasicOverHTTP: originExplicit && originSchemes["basic"],
-			TLSClientConfig:    tlsConf,
-			Logger:             logger,
+			AllowBasicOverHTTP:   originExplicit && originSchemes["basic"],
+			SanitizeMutualErrors: o.gss.sanitize,
+			TLSClientConfig:      tlsConf,
+			Logger:               logger,
 		}
 	}
 	rt := &getRoundTripper{

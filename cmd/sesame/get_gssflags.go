@@ -17,6 +17,8 @@ type gssOptions struct {
 	opportunistic bool
 	mech          string // kerberos, ntlm, spnego or an OID ("" = any)
 	principal     string // user@REALM of a collection's caches ("" = primary)
+	// sanitize: httpx-gssapi's sanitize_mutual_error_response.
+	sanitize bool
 }
 
 // Mechanism OIDs --mech takes besides the names.
@@ -32,6 +34,7 @@ func (g *gssOptions) register(fs *flag.FlagSet) {
 	fs.BoolVar(&g.opportunistic, "opportunistic", false, "")
 	fs.StringVar(&g.mech, "mech", "", "")
 	fs.StringVar(&g.principal, "principal", "", "")
+	fs.BoolVar(&g.sanitize, "sanitize-mutual-error", false, "")
 }
 
 // check validates the values and normalizes --mech to kerberos, ntlm or
@@ -53,6 +56,9 @@ func (g *gssOptions) check() error {
 		g.mech = "spnego"
 	default:
 		return usagef("--mech must be kerberos, ntlm, spnego or one of their OIDs (%s, %s, %s, %s), not %q", oidKerberos, oidMSKerberos, oidNTLM, oidSPNEGO, g.mech)
+	}
+	if g.sanitize && g.mutual != "" && g.mutual != "required" {
+		return usagef("--sanitize-mutual-error goes with --mutual required (the default)")
 	}
 	if g.principal != "" && !strings.Contains(g.principal, "@") {
 		return usagef("--principal wants user@REALM, not %q", g.principal)
