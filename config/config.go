@@ -86,6 +86,31 @@ type Auth struct {
 	// Upstreams, when not empty, are the only upstream proxies
 	// (host:port) that get the credentials; others are used without.
 	Upstreams []string `toml:"upstreams"`
+
+	// Negotiate toward the upstream (httpx-gssapi's options; see
+	// NegotiateOptions). Mutual is "required", "optional" or
+	// "disabled"; empty asks for mutual authentication but accepts a
+	// proxy that does not give it (squid never does), as curl does.
+	Mutual string `toml:"mutual"`
+	// Opportunistic sends the Negotiate token with the first request on
+	// a connection, before the upstream's 407.
+	Opportunistic bool `toml:"opportunistic"`
+	// Mech is the mechanism: "kerberos", "ntlm" (NTLM in SPNEGO, with
+	// the account's secret), "spnego" or an OID; empty for Kerberos with
+	// NTLM in SPNEGO as the fallback when there is a password.
+	Mech string `toml:"mech"`
+	// SPN is the upstream's Kerberos service principal; empty for
+	// HTTP/<host of the upstream>.
+	SPN string `toml:"spn"`
+	// Principal (user@REALM, single sign-on only) picks the cache of that
+	// principal in a collection (DIR:, KCM:, KEYRING:) rather than the
+	// primary one.
+	Principal string `toml:"principal"`
+	// SanitizeMutualError, with Mutual "required": an error response
+	// (400 and up) from an upstream that failed mutual authentication
+	// reaches the client as its status alone, without the upstream's
+	// headers and body, instead of as a 502.
+	SanitizeMutualError bool `toml:"sanitize_mutual_error"`
 }
 
 // Default returns the configuration with no file: listen on
@@ -276,6 +301,16 @@ func (c *Config) Validate() error {
 	}
 	if n > 0 && c.Auth.User == "" {
 		return fmt.Errorf("%w: auth: a secret needs auth.user", ErrInvalid)
+	}
+	gss := c.Auth.Negotiate()
+	if err := gss.Normalize(func(key string) string { return "auth." + key }); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if c.Auth.Principal != "" && c.Auth.User != "" {
+		return fmt.Errorf("%w: auth.principal picks a single sign-on cache, auth.user an account (whose own cache is used if the collection holds one): give one of them", ErrInvalid)
+	}
+	if strings.ContainsAny(c.Auth.SPN, " \t\r\n") {
+		return fmt.Errorf("%w: auth.spn %q: a service principal has no spaces (HTTP/proxy.corp.example)", ErrInvalid, c.Auth.SPN)
 	}
 	return c.Serve.Validate()
 }

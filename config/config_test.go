@@ -37,6 +37,16 @@ func TestParseErrors(t *testing.T) {
 		{`listen = "not a list"`, "invalid"},
 		{`listen = []`, "at least one"},
 		{"= broken", "invalid"},
+		{"[auth]\nmutual = 'strict'", `auth.mutual must be required, optional or disabled, not "strict"`},
+		{"[auth]\nmutual = true", "invalid"},
+		{"[auth]\nmech = 'ntlmv2'", `auth.mech must be kerberos, ntlm, spnego or one of their OIDs`},
+		{"[auth]\nmech = '1.2.3'", `not "1.2.3"`},
+		{"[auth]\nprincipal = 'bob'", `auth.principal wants user@REALM, not "bob"`},
+		{"[auth]\nprincipal = '@CORP.TEST'", "auth.principal wants user@REALM"},
+		{"[auth]\nuser = 'alice'\nprincipal = 'bob@CORP.TEST'", "give one of them"},
+		{"[auth]\nmutual = 'optional'\nsanitize_mutual_error = true", "auth.sanitize_mutual_error goes with auth.mutual required"},
+		{"[auth]\nspn = 'HTTP/proxy corp'", "auth.spn"},
+		{"[auth]\nmechs = 'ntlm'", "unknown key auth.mechs (did you mean auth.mech?)"},
 	} {
 		_, err := Parse(strings.NewReader(tc.in))
 		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
@@ -48,6 +58,39 @@ func TestParseErrors(t *testing.T) {
 	}
 	if _, err := Parse(strings.NewReader(strings.Repeat("#", MaxFileSize+1))); !errors.Is(err, ErrInvalid) {
 		t.Errorf("oversized file: %v", err)
+	}
+}
+
+// httpx-gssapi's options in [auth]: any case for the names, OIDs for
+// the mechanisms; Negotiate normalizes them as the proxy uses them.
+func TestParseNegotiateOptions(t *testing.T) {
+	for _, tc := range []struct{ in, mutual, mech string }{
+		{"", "", ""},
+		{"mutual = 'Required'\nmech = 'KERBEROS'", "required", "kerberos"},
+		{"mutual = 'disabled'\nmech = '1.2.840.48018.1.2.2'", "disabled", "kerberos"},
+		{"mutual = 'optional'\nmech = '1.3.6.1.4.1.311.2.2.10'", "optional", "ntlm"},
+		{"mech = 'spnego'\nopportunistic = true\nspn = 'HTTP/proxy.corp.example'\nprincipal = 'bob@CORP.TEST'\nsanitize_mutual_error = true", "", "spnego"},
+	} {
+		c, err := Parse(strings.NewReader("[auth]\n" + tc.in))
+		if err != nil {
+			t.Errorf("%q: %v", tc.in, err)
+			continue
+		}
+		o := c.Auth.Negotiate()
+		if err := o.Normalize(func(k string) string { return k }); err != nil || o.Mutual != tc.mutual || o.Mech != tc.mech {
+			t.Errorf("%q: %+v %v, want mutual %q mech %q", tc.in, o, err, tc.mutual, tc.mech)
+		}
+		// Settings survive --print-config and the changes-only form.
+		for _, enc := range []func() ([]byte, error){c.Marshal, c.MarshalChanges} {
+			b, err := enc()
+			if err != nil {
+				t.Fatal(err)
+			}
+			c2, err := Parse(strings.NewReader(string(b)))
+			if err != nil || c2.Auth.Negotiate() != c.Auth.Negotiate() || c2.Auth.SPN != c.Auth.SPN {
+				t.Errorf("%q: round trip: %+v, %v\n%s", tc.in, c2.Auth, err, b)
+			}
+		}
 	}
 }
 
@@ -180,6 +223,9 @@ func FuzzParse(f *testing.F) {
 	f.Add(Example)
 	f.Add("listen = ['127.0.0.1:1']\n[auth]\nuser = 'a'\nnt_hash = 'b'\n")
 	f.Add("[auth\n")
+	f.Add("[auth]\nmutual = 'optional'\nmech = '1.3.6.1.4.1.311.2.2.10'\nopportunistic = true\n")
+	f.Add("[auth]\nprincipal = 'bob@CORP.TEST'\nspn = 'HTTP/proxy.corp.example'\nsanitize_mutual_error = true\nmech = 'Kerberos'\n")
+	f.Add("[auth]\nmutual = 'disabled'\nsanitize_mutual_error = true\n")
 	f.Fuzz(func(t *testing.T, s string) {
 		c, err := Parse(strings.NewReader(s))
 		if err != nil {

@@ -29,7 +29,7 @@ const doctorTimeout = 15 * time.Second
 // runDoctor diagnoses the way through the upstream proxy.
 func runDoctor(e *env, args []string) error {
 	fs := newFlagSet("sesame doctor", doctorUsage, e.stderr)
-	pf := newProxyFlags(fs, "listen", "allow", "admin", "ntlm-to-basic", "allow-localhost-targets")
+	pf := newProxyFlags(fs, "listen", "allow", "admin", "ntlm-to-basic", "allow-localhost-targets", "sanitize-mutual-error")
 	probe := fs.String("url", "http://example.com/", "the URL to fetch through each upstream")
 	rest, err := parseFlags(fs, args)
 	if err != nil {

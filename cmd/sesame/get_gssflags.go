@@ -6,12 +6,16 @@ import (
 	"strings"
 
 	"github.com/sesame-auth/sesame/auth"
+	"github.com/sesame-auth/sesame/config"
 	"github.com/sesame-auth/sesame/kerberos"
 )
 
 // gssOptions are httpx-gssapi's options for a Negotiate credential:
 // mutual authentication mode, opportunistic authentication, the
-// mechanism, and the principal of a cache collection.
+// mechanism, and the principal of a cache collection. `sesame get` takes
+// them as flags, `sesame proxy` from [auth] (gssFromAuth) and its flags;
+// both map them onto auth.Negotiate with apply (through newNegotiate),
+// and sanitize onto auth.Transport.SanitizeMutualErrors.
 type gssOptions struct {
 	mutual        string // required, optional, disabled ("" = required)
 	opportunistic bool
@@ -19,15 +23,10 @@ type gssOptions struct {
 	principal     string // user@REALM of a collection's caches ("" = primary)
 	// sanitize: httpx-gssapi's sanitize_mutual_error_response.
 	sanitize bool
+	// mechSetting and ntlmHint word apply's errors: "--mech" and how
+	// to give NTLM a password on the command line, by default.
+	mechSetting, ntlmHint string
 }
-
-// Mechanism OIDs --mech takes besides the names.
-const (
-	oidKerberos   = "1.2.840.113554.1.2.2"
-	oidMSKerberos = "1.2.840.48018.1.2.2"
-	oidNTLM       = "1.3.6.1.4.1.311.2.2.10"
-	oidSPNEGO     = "1.3.6.1.5.5.2"
-)
 
 func (g *gssOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.mutual, "mutual", "", "")
@@ -37,33 +36,33 @@ func (g *gssOptions) register(fs *flag.FlagSet) {
 	fs.BoolVar(&g.sanitize, "sanitize-mutual-error", false, "")
 }
 
-// check validates the values and normalizes --mech to kerberos, ntlm or
-// spnego.
+// keyFlag is the command-line flag of a configuration key.
+func keyFlag(key string) string { return flagName(strings.ReplaceAll(key, "_", "-")) }
+
+func (g gssOptions) options() config.NegotiateOptions {
+	return config.NegotiateOptions{Mutual: g.mutual, Opportunistic: g.opportunistic, Mech: g.mech, Principal: g.principal, SanitizeMutualError: g.sanitize}
+}
+
+// check validates the values (config.NegotiateOptions.Normalize) and
+// normalizes --mech to kerberos, ntlm or spnego.
 func (g *gssOptions) check() error {
-	switch strings.ToLower(g.mutual) {
-	case "", "required", "optional", "disabled":
-		g.mutual = strings.ToLower(g.mutual)
-	default:
-		return usagef("--mutual must be required, optional or disabled, not %q", g.mutual)
+	o := g.options()
+	if err := o.Normalize(keyFlag); err != nil {
+		return usagef("%v", err)
 	}
-	switch m := strings.ToLower(g.mech); m {
-	case "":
-	case "kerberos", "krb5", oidKerberos, oidMSKerberos:
-		g.mech = "kerberos"
-	case "ntlm", "ntlmssp", oidNTLM:
-		g.mech = "ntlm"
-	case "spnego", "negotiate", oidSPNEGO:
-		g.mech = "spnego"
-	default:
-		return usagef("--mech must be kerberos, ntlm, spnego or one of their OIDs (%s, %s, %s, %s), not %q", oidKerberos, oidMSKerberos, oidNTLM, oidSPNEGO, g.mech)
-	}
-	if g.sanitize && g.mutual != "" && g.mutual != "required" {
-		return usagef("--sanitize-mutual-error goes with --mutual required (the default)")
-	}
-	if g.principal != "" && !strings.Contains(g.principal, "@") {
-		return usagef("--principal wants user@REALM, not %q", g.principal)
-	}
+	g.mutual, g.mech = o.Mutual, o.Mech
 	return nil
+}
+
+// gssFromAuth is the proxy's gssOptions: those of [auth], after the
+// flags were merged in.
+func gssFromAuth(a *config.Auth) (gssOptions, error) {
+	o := a.Negotiate()
+	if err := o.Normalize(func(key string) string { return "auth." + key }); err != nil {
+		return gssOptions{}, usagef("%v", err)
+	}
+	return gssOptions{mutual: o.Mutual, opportunistic: o.Opportunistic, mech: o.Mech, principal: o.Principal, sanitize: o.SanitizeMutualError,
+		mechSetting: "mech", ntlmHint: "auth.user (--user) with a password or NT hash"}, nil
 }
 
 // mutualMode is the kerberos.MutualMode of --mutual.
@@ -78,19 +77,29 @@ func (g gssOptions) mutualMode() kerberos.MutualMode {
 }
 
 // apply sets the options on a Negotiate credential: the mechanism
-// leaves out the other one (an error if that leaves none).
+// leaves out the other one (an error if that leaves none). An explicit
+// mutual required holds toward a proxy too (auth.Negotiate's
+// RequireProxyMutual); by default a proxy need not prove itself.
 func (g gssOptions) apply(n *auth.Negotiate) error {
 	n.Mutual = g.mutualMode()
+	n.RequireProxyMutual = g.mutual == "required"
 	n.Preemptive = g.opportunistic
+	setting, hint := g.mechSetting, g.ntlmHint
+	if setting == "" {
+		setting = "--mech"
+	}
+	if hint == "" {
+		hint = "-u DOMAIN\\user:password"
+	}
 	switch g.mech {
 	case "kerberos":
 		if n.Kerberos == nil {
-			return fmt.Errorf("--mech kerberos: no Kerberos credentials (no ticket in the cache, or no password)")
+			return fmt.Errorf("%s kerberos: no Kerberos credentials (no ticket in the cache, or no password)", setting)
 		}
 		n.NTLM = nil
 	case "ntlm":
 		if n.NTLM == nil {
-			return fmt.Errorf("--mech ntlm: NTLM needs a user and password (-u DOMAIN\\user:password)")
+			return fmt.Errorf("%s ntlm: NTLM needs a user and password (%s)", setting, hint)
 		}
 		n.Kerberos = nil
 	case "spnego":

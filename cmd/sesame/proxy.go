@@ -30,6 +30,8 @@ const proxyUsage = `sesame proxy [--config FILE | --import cntlm.conf|px.ini] [-
                     [--listen ADDR]... [--upstream HOST:PORT]... [--no-proxy LIST] [--direct-fallback]
                     [--user 'DOMAIN\user' (--password-stdin | --password-env VAR | --nt-hash HEX | --ntlmv2-hash HEX)]
                     [--auth any|negotiate|ntlm|digest|basic] [--allow CIDR]... [--log-level debug|info|warn|error]
+                    [--mutual required|optional|disabled] [--opportunistic] [--mech kerberos|ntlm|spnego|OID]
+                    [--spn SPN] [--principal USER@REALM] [--sanitize-mutual-error]
 
 Settings come from the built-in defaults, then the config file (--config, or
 $SESAME_CONFIG, or ~/.config/sesame/sesame.toml if it exists), then SESAME_*
@@ -54,6 +56,8 @@ type proxyFlags struct {
 	discovered                                     bool              // the route came from discovery
 	sources                                        map[string]string // setting -> where it came from (settingSources)
 	secret                                         secretFlags
+	gss                                            gssOptions // --mutual, --opportunistic, --mech, --principal, --sanitize-mutual-error
+	spn                                            *string
 }
 
 // newProxyFlags registers the proxy's flags on fs, but for those named in
@@ -85,6 +89,12 @@ func newProxyFlags(fs *flag.FlagSet, omit ...string) *proxyFlags {
 	p.ntlmToBasic = on("ntlm-to-basic").Bool("ntlm-to-basic", false, "clients give DOMAIN\\user:password in Basic; sesame answers the upstream as that user")
 	p.localTargets = on("allow-localhost-targets").Bool("allow-localhost-targets", false, "gateway mode: let --allow clients reach this host's own addresses (127.0.0.1, ...) through the proxy")
 	p.admin = on("admin").String("admin", "", "loopback `ADDR` for the status page, /metrics and /proxy.pac (e.g. 127.0.0.1:3129)")
+	on("mutual").StringVar(&p.gss.mutual, "mutual", "", "Negotiate: mutual authentication `MODE`: required (the upstream must prove itself with an AP-REP; squid never does), optional or disabled (default: asked for, not required of a proxy)")
+	on("opportunistic").BoolVar(&p.gss.opportunistic, "opportunistic", false, "Negotiate: send the token with the first request on a connection, before the upstream's 407")
+	on("mech").StringVar(&p.gss.mech, "mech", "", "Negotiate mechanism `MECH`: kerberos, ntlm (NTLM in SPNEGO, with the account's secret), spnego or an OID (default: Kerberos, NTLM in SPNEGO as the fallback)")
+	p.spn = on("spn").String("spn", "", "Kerberos service principal of the upstream (`SPN`; default HTTP/<upstream host>)")
+	on("principal").StringVar(&p.gss.principal, "principal", "", "single sign-on from the cache of `USER@REALM` in a collection (DIR:, KCM:, KEYRING:) instead of the primary one")
+	on("sanitize-mutual-error").BoolVar(&p.gss.sanitize, "sanitize-mutual-error", false, "with --mutual required, an error response from an upstream that failed mutual authentication reaches the client as its status alone (no headers, no body) instead of a 502")
 	p.secret.register(fs)
 	return p
 }
@@ -148,6 +158,27 @@ func (p *proxyFlags) config(e *env) (*config.Config, []config.ImportNote, error)
 	}
 	if set["workstation"] {
 		cfg.Auth.Workstation = *p.workstation
+	}
+	if err := p.gss.check(); err != nil {
+		return nil, nil, err
+	}
+	if set["mutual"] {
+		cfg.Auth.Mutual = p.gss.mutual
+	}
+	if set["opportunistic"] {
+		cfg.Auth.Opportunistic = p.gss.opportunistic
+	}
+	if set["mech"] {
+		cfg.Auth.Mech = p.gss.mech
+	}
+	if set["spn"] {
+		cfg.Auth.SPN = *p.spn
+	}
+	if set["principal"] {
+		cfg.Auth.Principal = p.gss.principal
+	}
+	if set["sanitize-mutual-error"] {
+		cfg.Auth.SanitizeMutualError = p.gss.sanitize
 	}
 	if set["ntlmv2-hash"] || p.secret.given() {
 		// A secret on the command line replaces the configured one.
@@ -424,7 +455,7 @@ func buildProxyServer(e *env, cfg *config.Config, secret *secretFlags, logger *s
 		}
 	}
 	if tr == nil {
-		tr = &auth.Transport{Logger: logger, Proxy: proxy.ContextRoute}
+		tr = &auth.Transport{Logger: logger, Proxy: proxy.ContextRoute, SanitizeMutualErrors: cfg.Auth.SanitizeMutualError}
 		a := &cfg.Auth
 		if a.User == "" && (secret.given() || a.NTLMv2Hash != "" || a.NTHash != "" || a.Password != "" || a.PasswordEnv != "") {
 			return nil, usagef("a password or hash needs a user (--user or auth.user)")
@@ -652,18 +683,31 @@ func proxyCredentialsAccount(e *env, secret *secretFlags, a *config.Auth, acct *
 			return nil, usagef("auth: unknown scheme %q", s)
 		}
 	}
+	gss, err := gssFromAuth(a)
+	if err != nil {
+		return nil, err
+	}
 	if a.User == "" {
 		// No account: only single sign-on can answer, from the Kerberos
 		// credential cache.
 		if !want["negotiate"] {
 			return nil, nil
 		}
-		c, err := newNegotiate(negotiateConfig{getenv: e.getenv, required: explicitNegotiate, proxy: true})
+		if gss.mech == "ntlm" {
+			return nil, usagef("mech ntlm: NTLM needs an account: auth.user (--user) with a password or NT hash")
+		}
+		// Without an account Kerberos is the only mechanism: mech
+		// kerberos asks for nothing more, and must not refuse the cache
+		// that kinit has yet to write (waitSSO).
+		if gss.mech == "kerberos" {
+			gss.mech = ""
+		}
+		c, err := newNegotiate(negotiateConfig{getenv: e.getenv, required: explicitNegotiate, proxy: true, spn: a.SPN, gss: gss})
 		if err != nil {
 			return nil, err
 		}
 		if c == nil && waitSSO {
-			c = waitingSSO(e)
+			c = waitingSSO(e, a.SPN, gss)
 		}
 		if c == nil {
 			return nil, nil
@@ -674,7 +718,6 @@ func proxyCredentialsAccount(e *env, secret *secretFlags, a *config.Auth, acct *
 	acct.account = qualifiedUser(user, domain)
 	nc := ntlm.Client{User: user, Domain: domain, Workstation: a.Workstation}
 	var password string
-	var err error
 	switch {
 	case a.NTLMv2Hash != "":
 		acct.source = "hash"
@@ -739,7 +782,7 @@ func proxyCredentialsAccount(e *env, secret *secretFlags, a *config.Auth, acct *
 		// only if it is this user's (with a hash and no password, no
 		// Kerberos otherwise).
 		cfg := negotiateConfig{getenv: e.getenv, required: explicitNegotiate, proxy: true, ntlm: &nc,
-			user: qualifiedUser(user, domain), password: password}
+			user: qualifiedUser(user, domain), password: password, spn: a.SPN, gss: gss}
 		c, err := newNegotiate(cfg)
 		if err != nil {
 			return nil, err

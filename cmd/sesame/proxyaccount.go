@@ -127,7 +127,8 @@ func checkTypedPassword(e *env, cfg *config.Config, secret *secretFlags, logger 
 // over) until kinit writes the cache, and is then used without a restart.
 // nil without a krb5.conf or with a cache type sesame cannot read
 // (API:, MSLSA:).
-func waitingSSO(e *env) auth.Credential {
+// spn and gss are those of [auth] (mech neither ntlm nor kerberos).
+func waitingSSO(e *env, spn string, gss gssOptions) auth.Credential {
 	kcfg, err := kerberos.LoadConfig(e.getenv("KRB5_CONFIG"))
 	if err != nil {
 		return nil
@@ -136,7 +137,11 @@ func waitingSSO(e *env) auth.Credential {
 	if err != nil {
 		return nil
 	}
-	return &auth.Negotiate{Kerberos: k}
+	n := &auth.Negotiate{Kerberos: k, SPN: spn}
+	if gss.apply(n) != nil {
+		return nil
+	}
+	return n
 }
 
 // renewSSO keeps the single sign-on TGT of a proxy without an account
