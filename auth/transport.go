@@ -858,7 +858,7 @@ func (ex *exchange) begin(ctx context.Context, slot **leg, resp *http.Response, 
 				// A password judged on the way (a KDC refused it while
 				// getting a ticket): it counts toward lockout, so no
 				// other scheme may try it again.
-				t.reject(peer, c.cred, true)
+				t.reject(peer, c.cred, true, false)
 				t.logger().Warn("auth: credential refused before the peer saw it", "peer", peer, "scheme", c.cred.Scheme(), "identity", c.cred.Identity(), "err", err)
 				return deliver, nil
 			}
@@ -885,7 +885,7 @@ func (ex *exchange) refused(ctx context.Context, slot **leg, resp *http.Response
 	t := ex.t
 	l := *slot
 	spent := spentSecret(l.hs, cause)
-	t.reject(peer, l.cred, spent)
+	t.reject(peer, l.cred, spent, false)
 	t.logger().Debug("auth: credentials rejected", "peer", peer, "scheme", l.cred.Scheme(), "identity", l.cred.Identity(), "status", resp.StatusCode, "password_refused", spent)
 	*slot = nil
 	if spent {
@@ -930,7 +930,7 @@ func (ex *exchange) succeed(conn *httpconn.Conn, resp *http.Response) error {
 			ch = findChallenge(chs, l.cred.Scheme())
 		}
 		if err := l.hs.Finish(ch); err != nil {
-			ex.t.reject(side.peer(), l.cred, false)
+			ex.t.reject(side.peer(), l.cred, false, true)
 			ex.t.logger().Warn("auth: server authentication failed", "peer", side.peer(), "scheme", l.cred.Scheme(), "err", err)
 			return fmt.Errorf("auth: %s: %w", side.peer(), err)
 		}
@@ -992,8 +992,9 @@ func failKey(peer string, c Credential) string { return peer + "|" + c.Scheme() 
 // again (until ResetRejections), so a wrong password cannot lock an
 // account out through repeated attempts.
 // spent tells whether a password was refused, as opposed to a ticket or
-// a mechanism the peer does not take.
-func (t *Transport) reject(peer string, c Credential, spent bool) {
+// a mechanism the peer does not take; mutual, that the peer failed to
+// prove itself instead (see Rejection.MutualFailed).
+func (t *Transport) reject(peer string, c Credential, spent, mutual bool) {
 	t.mu.Lock()
 	k := failKey(peer, c)
 	first := !t.failed[k]
@@ -1004,7 +1005,7 @@ func (t *Transport) reject(peer string, c Credential, spent bool) {
 	t.mu.Unlock()
 	if first && t.OnReject != nil {
 		kind, addr, _ := strings.Cut(peer, " ")
-		t.OnReject(Rejection{Peer: addr, Proxy: kind == "proxy", Scheme: c.Scheme(), Identity: c.Identity(), Password: spent})
+		t.OnReject(Rejection{Peer: addr, Proxy: kind == "proxy", Scheme: c.Scheme(), Identity: c.Identity(), Password: spent, MutualFailed: mutual})
 	}
 }
 
@@ -1022,6 +1023,11 @@ type Rejection struct {
 	// ticket the peer could not use, or a server that failed mutual
 	// authentication, leaves it unset.
 	Password bool
+	// MutualFailed is set when the peer took the credential but did not
+	// prove its own identity (Negotiate's mutual authentication: no
+	// valid AP-REP). Nothing was refused: the peer may not be the one
+	// the SPN names, and is sent no more tokens.
+	MutualFailed bool
 }
 
 // ResetRejections forgets which credentials peers rejected, for example

@@ -233,7 +233,7 @@ table{border-collapse:collapse;margin-bottom:1.5em}td,th{border:1px solid #ccc;p
 {{if .RouteResult}}<p id="route">{{.TestURL}} → <code>{{.RouteResult}}</code></p>{{end}}
 <h2>Refused credentials</h2>
 {{if .Refused}}<table id="refused"><tr><th>since</th><th>upstream</th><th>scheme</th><th>account</th><th>client</th></tr>
-{{range .Refused}}<tr><td>{{.Time.Format "15:04:05"}}</td><td>{{.Upstream}}</td><td>{{.Scheme}}</td><td>{{.Identity}}</td><td>{{if .Client}}{{.Client}}{{else}}(configured){{end}}</td></tr>{{end}}
+{{range .Refused}}<tr><td>{{.Time.Format "15:04:05"}}</td><td>{{.Upstream}}</td><td>{{.Scheme}}{{if .MutualFailed}} (the upstream failed mutual authentication){{end}}</td><td>{{.Identity}}</td><td>{{if .Client}}{{.Client}}{{else}}(configured){{end}}</td></tr>{{end}}
 </table>{{if .RefusedHint}}<p>To fix: {{.RefusedHint}}.</p>{{end}}{{else}}<p>None.</p>{{end}}
 <h2>Recent errors</h2>
 {{if .RecentErrors}}<table><tr><th>time</th><th>request</th><th>upstream</th><th>error</th></tr>

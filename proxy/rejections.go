@@ -54,6 +54,10 @@ type RefusedCredential struct {
 	// Client is set for NTLM-to-Basic mode: the client address whose
 	// account was refused.
 	Client string
+	// MutualFailed: the upstream took the credential but failed to prove
+	// its own identity (auth.Rejection.MutualFailed); the account itself
+	// was not refused.
+	MutualFailed bool
 }
 
 // adopt configures s.Transport for the Server once per Transport, and
@@ -82,7 +86,7 @@ func (st *transportState) reject(r auth.Rejection) {
 	}
 	r.Peer = peerHostPort(r.Peer)
 	s := st.sink.Load()
-	rc := RefusedCredential{Time: time.Now(), Upstream: r.Peer, Scheme: r.Scheme, Identity: r.Identity}
+	rc := RefusedCredential{Time: time.Now(), Upstream: r.Peer, Scheme: r.Scheme, Identity: r.Identity, MutualFailed: r.MutualFailed}
 	st.mu.Lock()
 	st.refused[r.Peer+"|"+r.Scheme+"|"+r.Identity] = rc
 	st.mu.Unlock()
@@ -91,20 +95,28 @@ func (st *transportState) reject(r auth.Rejection) {
 	if s.RefusedHint != "" {
 		attrs = append(attrs, "fix", s.RefusedHint)
 	}
+	if r.MutualFailed {
+		s.logger().Warn("proxy: the upstream proxy failed mutual authentication (it did not prove it holds the service key of its SPN); no more tokens are sent to it until a reload (SIGHUP)", attrs...)
+		return
+	}
 	s.logger().Warn("proxy: the upstream proxy refused the configured credential; it is not offered there again until corrected", attrs...)
 }
 
 // refusedAt reports whether the upstream at peer (host:port) refused one
-// of the Transport's credentials since the last reset.
-func (st *transportState) refusedAt(peer string) bool {
+// of the Transport's credentials since the last reset, and whether every
+// such refusal was a failed mutual authentication rather than a refused
+// account.
+func (st *transportState) refusedAt(peer string) (refused, mutualOnly bool) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	mutualOnly = true
 	for _, rc := range st.refused {
 		if rc.Upstream == peer {
-			return true
+			refused = true
+			mutualOnly = mutualOnly && rc.MutualFailed
 		}
 	}
-	return false
+	return refused, refused && mutualOnly
 }
 
 func (st *transportState) list() []RefusedCredential {
@@ -220,11 +232,16 @@ func (s *Server) explainRefusal(w http.ResponseWriter, r *http.Request, route *u
 		return false
 	}
 	var msg, details string
+	refused, mutualOnly := s.state.refusedAt(canonicalHostPort(route))
 	switch {
 	case waitingForTicket(s.Transport.ProxyCredentials):
 		details = "no Kerberos ticket yet"
 		msg = fmt.Sprintf("the upstream proxy %s asks for Kerberos (Negotiate), and sesame has no ticket yet: run kinit; sesame uses the ticket as soon as it is there, without a restart.", route.Host)
-	case s.state.refusedAt(canonicalHostPort(route)):
+	case mutualOnly:
+		details = "the upstream proxy failed mutual authentication"
+		msg = fmt.Sprintf("the upstream proxy %s took sesame's Kerberos ticket (%s) but did not prove its own identity (no valid AP-REP: mutual authentication failed), so sesame sends it no more tokens: it may not be the proxy its name says, or its keytab does not match. If this proxy is known never to answer with an AP-REP, set auth.mutual = \"optional\"; after fixing, reload with SIGHUP.",
+			route.Host, describeList(s.Transport.ProxyCredentials))
+	case refused:
 		details = "the upstream proxy refused the configured credentials"
 		msg = fmt.Sprintf("the upstream proxy %s refused the account sesame is configured with (%s), so sesame stopped offering it (an account locks after a few failures).",
 			route.Host, describeList(s.Transport.ProxyCredentials))

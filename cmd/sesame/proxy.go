@@ -471,7 +471,8 @@ func buildProxyServer(e *env, cfg *config.Config, secret *secretFlags, logger *s
 			// for again (see reloadOnHangup).
 			acct.reprompt = make(chan auth.Rejection, 1)
 			tr.OnReject = func(r auth.Rejection) {
-				if r.Proxy {
+				// A failed mutual authentication is no wrong password.
+				if r.Proxy && !r.MutualFailed {
 					select {
 					case acct.reprompt <- r:
 					default:

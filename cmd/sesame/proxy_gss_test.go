@@ -295,10 +295,24 @@ func TestProxyGSSSanitizeMutualError(t *testing.T) {
 				}
 			case !strings.Contains(out, "status=502"):
 				t.Errorf("client %d request %d: want the sanitized 404 or a 502:\n%s", c, i, out)
+			case strings.Contains(out, "refused the account") || !strings.Contains(out, "mutual authentication"):
+				// Once the upstream failed to prove itself, the 502
+				// says that, not that a password was refused.
+				t.Errorf("client %d request %d: the 502 does not name the failed mutual authentication:\n%s", c, i, out)
 			}
 		}
 	}
 	if sanitized == 0 {
 		t.Errorf("no client got the sanitized 404:\n%v", outs)
+	}
+	// From then on sesame sends squid no token, and its 502 for squid's
+	// 407 says why: not a refused account (no password was spent, none
+	// to ask again), a proxy that did not prove itself.
+	out, err := curl(t, append(append([]string{"-x", p.URL}, head...), origin.URL+"/ok/later")...)
+	if err != nil || !strings.Contains(out, "status=502") || !strings.Contains(out, "did not prove its own identity") || strings.Contains(out, "refused the account") {
+		t.Errorf("after the failed mutual authentication: %v, want a 502 saying the proxy did not prove itself:\n%s\n%s", err, out, p.stderr.String())
+	}
+	if !strings.Contains(p.stderr.String(), "failed mutual authentication") {
+		t.Errorf("the proxy's log does not say the upstream failed mutual authentication:\n%s", p.stderr.String())
 	}
 }
