@@ -163,7 +163,10 @@ func jsParseInt(v goja.Value) (int, bool) {
 		if dv < 0 {
 			break
 		}
-		if n < 1e12 {
+		// Past any day, month, year or hour a PAC can mean, the value
+		// stops growing, so that it cannot overflow an int (32 bits on
+		// linux/arm and windows/386).
+		if n < 1e8 {
 			n = n*base + dv
 		}
 		digits++
