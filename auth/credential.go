@@ -126,8 +126,9 @@ func (d *Digest) Start(t *Target) (Handshake, error) {
 }
 
 type digestHandshake struct {
-	c *DigestClient
-	t *Target
+	c    *DigestClient
+	t    *Target
+	last *DigestAnswer // the answer the last request sent
 }
 
 func (h *digestHandshake) Next(_ context.Context, ch *Challenge) (string, bool, error) {
@@ -141,11 +142,31 @@ func (h *digestHandshake) Next(_ context.Context, ch *Challenge) (string, bool, 
 			return "", false, fmt.Errorf("auth: digest: read body for auth-int: %w", err)
 		}
 	}
-	v, err := h.c.Authorize(*ch, h.t.Method, h.t.URI, body)
-	return v, true, err
+	a, err := h.c.Answer(*ch, h.t.Method, h.t.URI, body)
+	if err != nil {
+		return "", true, err
+	}
+	h.last = a
+	return a.Value, true, nil
 }
 
 func (h *digestHandshake) Finish(*Challenge) error { return nil }
+
+// FinishInfo checks the final response's Authentication-Info (or
+// Proxy-Authentication-Info) values against the request last sent: a
+// wrong rspauth fails like Negotiate's mutual authentication.
+func (h *digestHandshake) FinishInfo(values []string) error {
+	if h.last == nil {
+		return nil
+	}
+	return h.last.VerifyAuthenticationInfo(values)
+}
+
+// infoFinisher is a Handshake that also verifies the final response's
+// Authentication-Info header (RFC 7615): Digest's rspauth.
+type infoFinisher interface {
+	FinishInfo(values []string) error
+}
 
 // onlyAuthInt reports whether a qop list offers auth-int but not auth:
 // DigestClient prefers auth, so the body is read only when it must be.

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/sha512"
+	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
 	"hash"
@@ -186,32 +187,54 @@ type DigestClient struct {
 // whitespace or control characters is refused too, as a caller bug that
 // must not end up in a header.
 func (d *DigestClient) Authorize(ch Challenge, method, uri string, body []byte) (string, error) {
-	dc, err := parseDigest(ch)
+	a, err := d.Answer(ch, method, uri, body)
 	if err != nil {
 		return "", err
 	}
+	return a.Value, nil
+}
+
+// DigestAnswer is one Authorization value made by [DigestClient.Answer],
+// with what the server's Authentication-Info must match.
+type DigestAnswer struct {
+	// Value is the Authorization (or Proxy-Authorization) header value.
+	Value string
+
+	c               *DigestClient
+	dc              digestChallenge
+	uri, nc, cnonce string
+}
+
+// Answer is [DigestClient.Authorize] keeping what the request sent, so
+// that the response's Authentication-Info can be checked with
+// [DigestAnswer.VerifyAuthenticationInfo].
+func (d *DigestClient) Answer(ch Challenge, method, uri string, body []byte) (*DigestAnswer, error) {
+	dc, err := parseDigest(ch)
+	if err != nil {
+		return nil, err
+	}
 	if err := checkCredentialText("user name", d.User); err != nil {
-		return "", fmt.Errorf("auth: digest: %w", err)
+		return nil, fmt.Errorf("auth: digest: %w", err)
 	}
 	if method == "" || strings.IndexFunc(method, func(r rune) bool { return r >= 0x80 || !isTchar(byte(r)) }) >= 0 {
-		return "", fmt.Errorf("auth: digest: method %q is not a token", method)
+		return nil, fmt.Errorf("auth: digest: method %q is not a token", method)
 	}
 	// The uri is echoed in a quoted string; a request-target never holds
 	// whitespace or control characters, so one that does is a caller bug
 	// that must not turn into a header injection.
 	if uri == "" || strings.IndexFunc(uri, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
-		return "", fmt.Errorf("auth: digest: uri %q is not a request-target", uri)
+		return nil, fmt.Errorf("auth: digest: uri %q is not a request-target", uri)
 	}
 
 	var nc, cnonce string
 	if dc.qop != "" {
 		n, err := d.nextCount(dc.realm, dc.nonce)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		nc = fmt.Sprintf("%08x", n)
 		if cnonce, err = d.newCnonce(); err != nil {
-			return "", err
+			return nil, err
 		}
 	}
 	response := digestResponse(dc, d.User, d.Password, method, uri, body, nc, cnonce)
@@ -248,7 +271,110 @@ func (d *DigestClient) Authorize(ch Challenge, method, uri string, body []byte) 
 	if dc.userhash {
 		b.WriteString(", userhash=true")
 	}
-	return b.String(), nil
+	return &DigestAnswer{Value: b.String(), c: d, dc: dc, uri: uri, nc: nc, cnonce: cnonce}, nil
+}
+
+// VerifyAuthenticationInfo checks the Authentication-Info (or
+// Proxy-Authentication-Info) header values of the response to the request
+// that carried a.Value: the server's rspauth (RFC 7616 section 3.5, RFC
+// 2617 section 3.2.3) must be the one only a holder of the user's HA1
+// can compute for this request (its nonce, cnonce, nc, qop and uri), and
+// the qop, nc and cnonce it names, where it names them, must be those
+// sent. No header, or one without rspauth (only a nextnonce), is
+// accepted: most servers send none. Under qop=auth-int rspauth covers the
+// response body, which is not at hand here, so it is not checked.
+//
+// Errors wrap ErrDigestRspauth: a header that does not parse (also
+// ErrMalformedChallenge), a parameter that does not match, or a wrong
+// rspauth, compared in constant time. They never hold the HA1 or the
+// password.
+func (a *DigestAnswer) VerifyAuthenticationInfo(values []string) error {
+	if len(values) == 0 {
+		return nil
+	}
+	info, err := ParseAuthenticationInfo(values)
+	if err != nil {
+		return fmt.Errorf("auth: digest: Authentication-Info: %w (%w)", err, ErrDigestRspauth)
+	}
+	got, ok := info["rspauth"]
+	if !ok {
+		return nil
+	}
+	dc := a.dc
+	if q, ok := info["qop"]; ok && !strings.EqualFold(q, dc.qop) {
+		return fmt.Errorf("auth: digest: Authentication-Info names qop %.20q, the request sent %q: %w", q, dc.qop, ErrDigestRspauth)
+	}
+	if dc.qop == "auth-int" {
+		return nil
+	}
+	if nc, ok := info["nc"]; ok && !strings.EqualFold(nc, a.nc) {
+		return fmt.Errorf("auth: digest: Authentication-Info names nc %.20q, the request sent %q: %w", nc, a.nc, ErrDigestRspauth)
+	}
+	if cn, ok := info["cnonce"]; ok && cn != a.cnonce {
+		return fmt.Errorf("auth: digest: Authentication-Info names another cnonce than the request's: %w", ErrDigestRspauth)
+	}
+	want := a.rspauth()
+	if subtle.ConstantTimeCompare([]byte(want), []byte(strings.ToLower(got))) != 1 {
+		return fmt.Errorf("auth: digest: the server's rspauth does not match the request (%s, user %q), so it did not prove that it knows the password: %w", a.dc.realmLabel(), a.c.User, ErrDigestRspauth)
+	}
+	return nil
+}
+
+// rspauth is the response-auth the server should send for a's request:
+// the request-digest with an A2 of ":" uri, without the method.
+func (a *DigestAnswer) rspauth() string {
+	dc := a.dc
+	ha1 := hexHash(dc.alg, a.c.User+":"+dc.realm+":"+a.c.Password)
+	if dc.sess {
+		ha1 = hexHash(dc.alg, ha1+":"+dc.nonce+":"+a.cnonce)
+	}
+	ha2 := hexHash(dc.alg, ":"+a.uri)
+	if dc.qop == "" {
+		return hexHash(dc.alg, ha1+":"+dc.nonce+":"+ha2)
+	}
+	return hexHash(dc.alg, ha1+":"+dc.nonce+":"+a.nc+":"+a.cnonce+":"+dc.qop+":"+ha2)
+}
+
+// realmLabel names the realm in an error, bounded in length.
+func (dc digestChallenge) realmLabel() string {
+	return fmt.Sprintf("realm %.64q", dc.realm)
+}
+
+// ParseAuthenticationInfo parses the Authentication-Info (or
+// Proxy-Authentication-Info) header values of one response (RFC 7615: a
+// list of auth-params, e.g. rspauth="...", qop=auth, nc=00000001,
+// cnonce="...") into a map with lower-cased names and unquoted values.
+// The limits of ParseChallenges apply (MaxChallengeHeaderBytes,
+// MaxChallengeParams), a parameter given twice is refused, and errors
+// wrap ErrMalformedChallenge and return no map.
+func ParseAuthenticationInfo(values []string) (map[string]string, error) {
+	var parts []string
+	for _, v := range values {
+		if v = strings.Trim(v, " \t"); v != "" {
+			parts = append(parts, v)
+		}
+	}
+	if len(parts) == 0 {
+		return map[string]string{}, nil
+	}
+	// The list is one challenge's auth-params without the scheme: parsed
+	// behind a scheme of our own, it must come out as that one challenge
+	// (a token followed by a space would start a second one).
+	joined := strings.Join(parts, ", ")
+	if len(joined) > MaxChallengeHeaderBytes {
+		return nil, fmt.Errorf("auth: parse Authentication-Info: longer than %d bytes: %w", MaxChallengeHeaderBytes, ErrMalformedChallenge)
+	}
+	chs, err := ParseChallenges([]string{"Info " + joined})
+	if err != nil {
+		return nil, fmt.Errorf("auth: parse Authentication-Info: %w", err)
+	}
+	if len(chs) != 1 || chs[0].Token68 != "" {
+		return nil, fmt.Errorf("auth: parse Authentication-Info: not a list of auth-params: %w", ErrMalformedChallenge)
+	}
+	if chs[0].Params == nil {
+		return map[string]string{}, nil
+	}
+	return chs[0].Params, nil
 }
 
 // digestResponse computes the request-digest of RFC 7616 section 3.4.1 (or

@@ -35,6 +35,12 @@ var (
 	// scheme the peer offers (NTLM), which it never does after
 	// ErrRejected.
 	ErrMechanismUnavailable = errors.New("auth: no mechanism the peer accepts")
+	// ErrDigestRspauth reports a Digest server whose Authentication-Info
+	// (or Proxy-Authentication-Info) does not prove that it knows the
+	// user's password: a wrong rspauth, or one naming another request's
+	// cnonce, nc or qop. Like Negotiate's failed mutual authentication,
+	// the Transport then withholds the response.
+	ErrDigestRspauth = errors.New("auth: Digest mutual authentication failed (rspauth)")
 	// ErrTooManyRounds reports a handshake that did not finish within
 	// Transport.MaxRounds legs.
 	ErrTooManyRounds = errors.New("auth: too many authentication rounds")

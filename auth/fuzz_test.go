@@ -110,3 +110,55 @@ func hasUnsafeCTL(s string) bool {
 	}
 	return false
 }
+
+// FuzzParseAuthenticationInfo feeds arbitrary Authentication-Info header
+// values (one per line) to ParseAuthenticationInfo and to the check of a
+// Digest answer: no panic, errors wrap ErrMalformedChallenge (parsing) or
+// ErrDigestRspauth (verifying), the limits hold, no control character
+// comes out, and only the right rspauth for the request verifies.
+func FuzzParseAuthenticationInfo(f *testing.F) {
+	f.Add(`rspauth="9b712497bc9f91499fbcca1dfc5f09a5", qop=auth, nc=00000001, cnonce="` + rfcCnonce + `"`)
+	f.Add(`rspauth="9B712497BC9F91499FBCCA1DFC5F09A5"` + "\n" + `qop=auth, nc=00000001`)
+	f.Add(`nextnonce="abc", rspauth=9b712497bc9f91499fbcca1dfc5f09a5`)
+	f.Add(`rspauth="9b712497bc9f91499fbcca1dfc5f09a5", rspauth="x"`)
+	f.Add(`rspauth="\"`)
+	f.Add("Digest rspauth=x")
+	f.Add(",,, ,")
+	f.Add("")
+
+	f.Fuzz(func(t *testing.T, in string) {
+		values := strings.Split(in, "\n")
+		info, err := ParseAuthenticationInfo(values)
+		if err != nil {
+			if !errors.Is(err, ErrMalformedChallenge) || info != nil {
+				t.Fatalf("error %v (info %v) does not wrap ErrMalformedChallenge or returns a map", err, info)
+			}
+		} else {
+			if len(info) > MaxChallengeParams {
+				t.Fatalf("%d params, limit %d", len(info), MaxChallengeParams)
+			}
+			for k, v := range info {
+				if k == "" || k != strings.ToLower(k) || hasUnsafeCTL(v) {
+					t.Fatalf("param %q=%q", k, v)
+				}
+			}
+		}
+
+		d := fixedCnonce("Mufasa", "Circle of Life", rfcCnonce)
+		ch, _ := ParseChallenges([]string{rfcChallengeMD5})
+		a, err := d.Answer(ch[0], "GET", "/dir/index.html", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		verr := a.VerifyAuthenticationInfo(values)
+		if verr != nil && !errors.Is(verr, ErrDigestRspauth) {
+			t.Fatalf("verify: %v does not wrap ErrDigestRspauth", verr)
+		}
+		if verr != nil && strings.Contains(verr.Error(), "Circle of Life") {
+			t.Fatalf("verify error shows the password: %v", verr)
+		}
+		if verr == nil && err == nil && info["rspauth"] != "" && !strings.EqualFold(info["rspauth"], "9b712497bc9f91499fbcca1dfc5f09a5") {
+			t.Fatalf("rspauth %q verified", info["rspauth"])
+		}
+	})
+}

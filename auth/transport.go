@@ -910,14 +910,15 @@ func spentSecret(hs Handshake, cause error) bool {
 
 // succeed records what worked, after a response that needs no more legs.
 // A handshake whose Finish fails (Negotiate's mutual authentication: the
-// server did not prove itself) fails the request: the response came from
+// server did not prove itself; Digest's rspauth in Authentication-Info,
+// see infoFinisher) fails the request: the response came from
 // a server that was not authenticated and is not handed to the caller.
 func (ex *exchange) succeed(conn *httpconn.Conn, resp *http.Response) error {
 	for _, side := range []struct {
-		l      *leg
-		header string
-		peer   func() string
-	}{{ex.proxy, "Proxy-Authenticate", ex.proxyPeer}, {ex.origin, "WWW-Authenticate", ex.originPeer}} {
+		l            *leg
+		header, info string
+		peer         func() string
+	}{{ex.proxy, "Proxy-Authenticate", "Proxy-Authentication-Info", ex.proxyPeer}, {ex.origin, "WWW-Authenticate", "Authentication-Info", ex.originPeer}} {
 		l := side.l
 		if l == nil || !l.sent {
 			continue
@@ -929,7 +930,11 @@ func (ex *exchange) succeed(conn *httpconn.Conn, resp *http.Response) error {
 		if chs, err := ParseChallenges(resp.Header.Values(side.header)); err == nil {
 			ch = findChallenge(chs, l.cred.Scheme())
 		}
-		if err := l.hs.Finish(ch); err != nil {
+		err := l.hs.Finish(ch)
+		if f, ok := l.hs.(infoFinisher); ok && err == nil {
+			err = f.FinishInfo(resp.Header.Values(side.info))
+		}
+		if err != nil {
 			ex.t.reject(side.peer(), l.cred, false, true)
 			ex.t.logger().Warn("auth: server authentication failed", "peer", side.peer(), "scheme", l.cred.Scheme(), "err", err)
 			return fmt.Errorf("auth: %s: %w", side.peer(), err)
