@@ -169,6 +169,9 @@ type outcome struct {
 	// final is a WWW-Authenticate value for the successful response
 	// (mutual authentication).
 	final string
+	// info is an Authentication-Info value for the successful response
+	// (Digest's rspauth).
+	info  string
 	stale bool // Digest: right password, expired nonce
 	err   error
 }
@@ -232,6 +235,9 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		}
 		if o.final != "" {
 			w.Header().Set("WWW-Authenticate", o.final)
+		}
+		if o.info != "" {
+			w.Header().Set("Authentication-Info", o.info)
 		}
 		m.report(r, o.user, nil)
 		if login {

@@ -38,6 +38,9 @@ const (
 // each nonce's counts are tracked so that a replayed request (same nonce
 // and nc) is refused. A correct response over an expired nonce is
 // answered with stale=true, so clients retry without asking the user.
+// A success is answered with Authentication-Info (rspauth, qop, nc,
+// cnonce; RFC 7616 section 3.5), by which the client can check that the
+// server knows its HA1 too; no nextnonce. qop=auth-int is not offered.
 // Configure it before first use.
 type DigestVerifier struct {
 	// Store holds the HA1s. Required.
@@ -247,20 +250,32 @@ func (v *DigestVerifier) serve(r *http.Request, s string) outcome {
 	if err != nil {
 		return outcome{err: err}
 	}
-	u, stale, err := v.verify(r.Context(), r.Method, r.RequestURI, c)
+	u, rspauth, stale, err := v.verify(r.Context(), r.Method, r.RequestURI, c)
 	if err != nil {
 		return outcome{err: fmt.Errorf("auth: digest: %w", err), stale: stale}
 	}
-	return outcome{user: u}
+	return outcome{user: u, info: authenticationInfo(rspauth, c)}
 }
 
-// verify checks c for a request with method and request-target uri.
-func (v *DigestVerifier) verify(ctx context.Context, method, uri string, c *DigestCredentials) (*User, bool, error) {
+// authenticationInfo is the Authentication-Info value of a successful
+// response (RFC 7616 section 3.5, RFC 2617 section 3.2.3): rspauth proves
+// to the client that the server knows its HA1 too, and qop, nc and cnonce
+// name the request it answers. The cnonce is quoted as the client sent
+// it (ParseDigestCredentials took it from a quoted or token value that
+// holds no control characters, and QuoteString escapes the rest). No
+// nextnonce: the client keeps its nonce until it is stale.
+func authenticationInfo(rspauth string, c *DigestCredentials) string {
+	return "rspauth=" + QuoteString(rspauth) + ", qop=" + c.QOP + ", nc=" + c.NC + ", cnonce=" + QuoteString(c.CNonce)
+}
+
+// verify checks c for a request with method and request-target uri. On
+// success it also returns the rspauth of the Authentication-Info header.
+func (v *DigestVerifier) verify(ctx context.Context, method, uri string, c *DigestCredentials) (*User, string, bool, error) {
 	if c.Realm != v.Realm {
-		return nil, false, fmt.Errorf("%w: realm %q is not %q", ErrUnauthenticated, c.Realm, v.Realm)
+		return nil, "", false, fmt.Errorf("%w: realm %q is not %q", ErrUnauthenticated, c.Realm, v.Realm)
 	}
 	if c.QOP != "auth" {
-		return nil, false, fmt.Errorf("%w: qop %q not offered", ErrUnauthenticated, c.QOP)
+		return nil, "", false, fmt.Errorf("%w: qop %q not offered", ErrUnauthenticated, c.QOP)
 	}
 	algName, sess := strings.CutSuffix(c.Algorithm, "-sess")
 	if !sess {
@@ -268,51 +283,54 @@ func (v *DigestVerifier) verify(ctx context.Context, method, uri string, c *Dige
 	}
 	alg, ok := lookupDigestAlgorithm(algName)
 	if !ok || !v.offers(c.Algorithm) {
-		return nil, false, fmt.Errorf("%w: algorithm %q not offered", ErrUnauthenticated, c.Algorithm)
+		return nil, "", false, fmt.Errorf("%w: algorithm %q not offered", ErrUnauthenticated, c.Algorithm)
 	}
 	if c.URI != uri {
-		return nil, false, fmt.Errorf("%w: uri %q does not match the request's %q", ErrUnauthenticated, c.URI, uri)
+		return nil, "", false, fmt.Errorf("%w: uri %q does not match the request's %q", ErrUnauthenticated, c.URI, uri)
 	}
 	nc, err := strconv.ParseUint(c.NC, 16, 32)
 	if err != nil || len(c.NC) != 8 || nc == 0 {
-		return nil, false, fmt.Errorf("%w: nc %q is not 8 hex digits above 0", ErrMalformedAuthorization, c.NC)
+		return nil, "", false, fmt.Errorf("%w: nc %q is not 8 hex digits above 0", ErrMalformedAuthorization, c.NC)
 	}
 	issued, ok := v.checkNonce(c.Nonce)
 	if !ok {
-		return nil, false, fmt.Errorf("%w: nonce not issued by this server", ErrUnauthenticated)
+		return nil, "", false, fmt.Errorf("%w: nonce not issued by this server", ErrUnauthenticated)
 	}
 	user := c.User
 	if c.UserHash {
 		hs, ok := v.Store.(DigestUserHashStore)
 		if !v.UserHash || !ok {
-			return nil, false, fmt.Errorf("%w: userhash not offered", ErrUnauthenticated)
+			return nil, "", false, fmt.Errorf("%w: userhash not offered", ErrUnauthenticated)
 		}
 		if user, err = hs.DigestUserByHash(ctx, c.User, c.Realm, alg.name); err != nil {
-			return nil, false, err
+			return nil, "", false, err
 		}
 	}
 	ha1, err := v.Store.DigestHA1(ctx, user, c.Realm, alg.name)
 	if err != nil {
-		return nil, false, err
+		return nil, "", false, err
 	}
 	if sess {
 		ha1 = hexHash(alg, ha1+":"+c.Nonce+":"+c.CNonce)
 	}
 	want := hexHash(alg, ha1+":"+c.Nonce+":"+c.NC+":"+c.CNonce+":"+c.QOP+":"+hexHash(alg, method+":"+c.URI))
 	if subtle.ConstantTimeCompare([]byte(want), []byte(c.Response)) != 1 {
-		return nil, false, fmt.Errorf("%w: wrong response for %q (wrong password?)", ErrUnauthenticated, user)
+		return nil, "", false, fmt.Errorf("%w: wrong response for %q (wrong password?)", ErrUnauthenticated, user)
 	}
 	now := v.now()
 	if age := now.Sub(time.Unix(issued, 0)); age > v.lifetime() {
-		return nil, true, fmt.Errorf("%w: nonce issued %v ago", ErrStaleNonce, age.Round(time.Second))
+		return nil, "", true, fmt.Errorf("%w: nonce issued %v ago", ErrStaleNonce, age.Round(time.Second))
 	}
 	switch err := v.use(c.Nonce, issued, uint32(nc), now); {
 	case errors.Is(err, ErrStaleNonce):
-		return nil, true, err
+		return nil, "", true, err
 	case err != nil:
-		return nil, false, fmt.Errorf("%w for %q", err, user)
+		return nil, "", false, fmt.Errorf("%w for %q", err, user)
 	}
-	return &User{Name: user, Principal: user, Realm: c.Realm, Scheme: "Digest", Mechanism: "digest", Verified: "htdigest"}, false, nil
+	// rspauth is the response with an A2 of ":" uri, no method (RFC 7616
+	// section 3.5), over the same (-sess) HA1.
+	rspauth := hexHash(alg, ha1+":"+c.Nonce+":"+c.NC+":"+c.CNonce+":"+c.QOP+":"+hexHash(alg, ":"+c.URI))
+	return &User{Name: user, Principal: user, Realm: c.Realm, Scheme: "Digest", Mechanism: "digest", Verified: "htdigest"}, rspauth, false, nil
 }
 
 func (v *DigestVerifier) offers(alg string) bool {

@@ -1030,7 +1030,7 @@ type Rejection struct {
 	Password bool
 	// MutualFailed is set when the peer took the credential but did not
 	// prove its own identity (Negotiate's mutual authentication: no
-	// valid AP-REP). Nothing was refused: the peer may not be the one
+	// valid AP-REP; Digest: a wrong rspauth in Authentication-Info). Nothing was refused: the peer may not be the one
 	// the SPN names, and is sent no more tokens.
 	MutualFailed bool
 }
