@@ -1,9 +1,12 @@
 package auth_test
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -152,4 +155,80 @@ func TestInteropApacheDigest(t *testing.T) {
 		d := &auth.DigestClient{User: "mallory", Password: "AlicePass123"}
 		authorized(t, d, ch, "/digest/", "00000001", http.StatusUnauthorized)
 	})
+}
+
+// Apache's mod_auth_digest answers a success with Authentication-Info
+// (rspauth, qop, nc, cnonce): the raw DigestClient verifies it for alice
+// and bob at once; the Transport gets 200s whose header it verified, and
+// through a reverse proxy that alters one hex digit of rspauth it
+// withholds the response with ErrDigestRspauth.
+func TestInteropApacheDigestRspauth(t *testing.T) {
+	users := []lab.BasicUser{{User: "alice", Password: "AlicePass123"}, {User: "bob", Password: "BobPass456"}}
+	a := lab.StartApache(t, lab.ApacheOptions{BasicUsers: users})
+
+	var wg sync.WaitGroup
+	for _, u := range users {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, _, err := transportGet(&auth.Transport{Proxy: noProxy}, a.URL+"/digest/")
+			if err != nil || resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("%s: challenge: %v %v", u.User, resp, err)
+				return
+			}
+			chs, _ := auth.ParseChallenges(resp.Header.Values("WWW-Authenticate"))
+			ch, ok := auth.PreferDigest(chs)
+			if !ok {
+				t.Errorf("%s: no Digest challenge in %q", u.User, resp.Header.Values("WWW-Authenticate"))
+				return
+			}
+			d := &auth.DigestClient{User: u.User, Password: u.Password}
+			for i := range 3 {
+				ans, err := d.Answer(ch, "GET", "/digest/", nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				req, _ := http.NewRequest("GET", a.URL+"/digest/", nil)
+				req.Header.Set("Authorization", ans.Value)
+				resp, err := interopClient.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				info := resp.Header.Values("Authentication-Info")
+				if resp.StatusCode != 200 || !strings.Contains(string(body), "user="+u.User+"\n") || len(info) == 0 || !strings.Contains(info[0], "rspauth=") {
+					t.Errorf("%s request %d: %s, Authentication-Info %q\n%s", u.User, i, resp.Status, info, body)
+					return
+				}
+				if err := ans.VerifyAuthenticationInfo(info); err != nil {
+					t.Errorf("%s request %d: Authentication-Info %q: %v", u.User, i, info, err)
+				}
+				t.Logf("%s: Authentication-Info: %s", u.User, info[0])
+			}
+		}()
+	}
+	wg.Wait()
+
+	for _, u := range users {
+		tr := &auth.Transport{Proxy: noProxy, Credentials: []auth.Credential{&auth.Digest{User: u.User, Password: u.Password}}}
+		for range 2 {
+			resp, body, err := transportGet(tr, a.URL+"/digest/")
+			if err != nil || resp.StatusCode != 200 || !strings.Contains(body, "user="+u.User+"\n") || !strings.Contains(resp.Header.Get("Authentication-Info"), "rspauth=") {
+				t.Fatalf("Transport %s: %v %v %q", u.User, resp, err, body)
+			}
+		}
+		tr.CloseIdleConnections()
+	}
+
+	var altered atomic.Int64
+	bad := tamperingProxy(t, a.URL, &altered)
+	tr := &auth.Transport{Proxy: noProxy, Credentials: []auth.Credential{&auth.Digest{User: "alice", Password: "AlicePass123"}}}
+	defer tr.CloseIdleConnections()
+	resp, body, err := transportGet(tr, bad+"/digest/")
+	if !errors.Is(err, auth.ErrDigestRspauth) || resp != nil || altered.Load() != 1 {
+		t.Fatalf("through the tampering proxy: %v, %v %q, %d altered; want ErrDigestRspauth and no response", err, resp, body, altered.Load())
+	}
 }
