@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -236,5 +238,52 @@ func TestServeSessionCookie(t *testing.T) {
 	}
 	if _, status := curlStatus(t, srv.URL+"/third"); status != 401 {
 		t.Errorf("without the cookie: %d, want 401", status)
+	}
+}
+
+// sesame serve with an htdigest file answers a Digest success with
+// Authentication-Info: sesame's own Transport as alice and bob at once
+// (each verifying the rspauth of every response: it would fail the
+// request otherwise) and curl --digest, which receives the header.
+func TestServeDigestAuthenticationInfo(t *testing.T) {
+	backend := echoBackend(t)
+	bin := buildSesame(t)
+	srv := startServe(t, bin, nil, "http", append(serveAccounts(t), "--backend", backend.URL)...)
+	var wg sync.WaitGroup
+	for _, u := range [][2]string{{"alice", "AlicePass123"}, {"bob", "BobPass456"}} {
+		tr := &auth.Transport{Credentials: []auth.Credential{&auth.Digest{User: u[0], Password: u[1]}}, Proxy: func(*http.Request) (*url.URL, error) { return nil, nil }}
+		defer tr.CloseIdleConnections()
+		for g := range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range 5 {
+					resp, err := (&http.Client{Transport: tr}).Get(fmt.Sprintf("%s/app/%d/%d", srv.URL, g, i))
+					if err != nil {
+						t.Errorf("%s: %v", u[0], err)
+						return
+					}
+					body, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Authentication-Info"), "rspauth=") {
+						t.Errorf("%s: %s, Authentication-Info %q", u[0], resp.Status, resp.Header.Values("Authentication-Info"))
+						return
+					}
+					if got := echoed(t, string(body)).Get("X-Remote-User"); got != u[0] {
+						t.Errorf("%s: backend got X-Remote-User %q", u[0], got)
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+
+	hdr := filepath.Join(t.TempDir(), "headers")
+	if _, status := curlStatus(t, "--digest", "-u", "alice:AlicePass123", "-D", hdr, srv.URL+"/app"); status != 200 {
+		t.Fatalf("curl --digest: %d", status)
+	}
+	h, _ := os.ReadFile(hdr)
+	if !regexp.MustCompile(`(?mi)^Authentication-Info: rspauth="[0-9a-f]{32}", qop=auth, nc=00000001, cnonce="[^"]+"\r$`).Match(h) {
+		t.Fatalf("curl --digest: no Authentication-Info in\n%s", h)
 	}
 }
