@@ -239,7 +239,7 @@ func (s *Server) explainRefusal(w http.ResponseWriter, r *http.Request, route *u
 		msg = fmt.Sprintf("the upstream proxy %s asks for Kerberos (Negotiate), and sesame has no ticket yet: run kinit; sesame uses the ticket as soon as it is there, without a restart.", route.Host)
 	case mutualOnly:
 		details = "the upstream proxy failed mutual authentication"
-		msg = fmt.Sprintf("the upstream proxy %s took sesame's Kerberos ticket (%s) but did not prove its own identity (no valid AP-REP: mutual authentication failed), so sesame sends it no more tokens: it may not be the proxy its name says, or its keytab does not match. If this proxy is known never to answer with an AP-REP, set auth.mutual = \"optional\"; after fixing, reload with SIGHUP.",
+		msg = fmt.Sprintf("the upstream proxy %s took sesame's credential (%s) but did not prove its own identity (mutual authentication failed: for Negotiate no valid AP-REP, for Digest a wrong rspauth), so sesame sends it no more tokens: it may not be the proxy its name says, or its key does not match. If this proxy is known never to answer Negotiate with an AP-REP, set auth.mutual = \"optional\"; after fixing, reload with SIGHUP.",
 			route.Host, describeList(s.Transport.ProxyCredentials))
 	case refused:
 		details = "the upstream proxy refused the configured credentials"
