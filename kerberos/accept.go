@@ -179,11 +179,11 @@ func (a *Acceptor) Accept(ctx context.Context, token, channelBindings []byte) (*
 	}
 	ap, gss, err := parseAPReq(token)
 	if err != nil {
-		return nil, fmt.Errorf("kerberos: accept: %w", err)
+		return nil, acceptError{err}
 	}
 	r, err := a.verify(ap, gss, channelBindings)
 	if err != nil {
-		return nil, fmt.Errorf("kerberos: accept: %w", err)
+		return nil, acceptError{err}
 	}
 	r.mechOID = tokenOID(token)
 	return r, nil

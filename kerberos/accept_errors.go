@@ -1,6 +1,9 @@
 package kerberos
 
-import "errors"
+import (
+	"errors"
+	"strings"
+)
 
 // Sentinel errors of the acceptor (Acceptor.Accept, VerifyPassword). The
 // messages the errors carry are for the server's log; a client should
@@ -46,3 +49,14 @@ var (
 	// one encrypted with a type outside Acceptor.EncTypes.
 	ErrPolicy = errors.New("kerberos: refused by the acceptor's policy")
 )
+
+// acceptError is an error of Acceptor.Accept: "kerberos: accept: " and
+// the cause, whose own "kerberos: " prefix (the sentinels') is not said
+// twice.
+type acceptError struct{ err error }
+
+func (e acceptError) Error() string {
+	return "kerberos: accept: " + strings.TrimPrefix(e.err.Error(), "kerberos: ")
+}
+
+func (e acceptError) Unwrap() error { return e.err }
