@@ -450,6 +450,11 @@ func buildProxyServer(e *env, cfg *config.Config, secret *secretFlags, logger *s
 	var fromClient proxy.ClientCredentials
 	if cfg.NTLMToBasic {
 		fromClient = clientCredentials(cfg)
+		if cfg.Auth.Negotiate() != (config.NegotiateOptions{}) || cfg.Auth.SPN != "" {
+			// Clients' accounts answer with NTLM there: say so rather
+			// than let the settings look in force.
+			logger.Warn("proxy: auth.mutual, opportunistic, mech, spn, principal and sanitize_mutual_error do nothing with NTLM-to-Basic (clients' accounts answer with NTLM)")
+		}
 		if tr == nil {
 			tr = &auth.Transport{Logger: logger, Proxy: proxy.ContextRoute}
 		}

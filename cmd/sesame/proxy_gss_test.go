@@ -316,3 +316,18 @@ func TestProxyGSSSanitizeMutualError(t *testing.T) {
 		t.Errorf("the proxy's log does not say the upstream failed mutual authentication:\n%s", p.stderr.String())
 	}
 }
+
+// With NTLM-to-Basic the clients' accounts answer with NTLM: Negotiate
+// options in the config do nothing, and the proxy says so at start.
+func TestProxyGSSOptionsWarnWithNTLMToBasic(t *testing.T) {
+	bin := buildSesame(t)
+	sq := lab.StartSquid(t, lab.SquidOptions{Auth: "ntlm", Users: []lab.ProxyUser{{Domain: "CORP", User: "alice", Password: "AlicePass123"}}})
+	p := startProxy(t, bin, nil, "--upstream", sq.Addr, "--ntlm-to-basic", "--opportunistic")
+	if !strings.Contains(p.stderr.String(), "do nothing with NTLM-to-Basic") {
+		t.Errorf("no warning that the Negotiate options do nothing with NTLM-to-Basic:\n%s", p.stderr.String())
+	}
+	q := startProxy(t, bin, nil, "--upstream", sq.Addr, "--ntlm-to-basic")
+	if strings.Contains(q.stderr.String(), "do nothing with NTLM-to-Basic") {
+		t.Errorf("the warning without any Negotiate option:\n%s", q.stderr.String())
+	}
+}
