@@ -5,12 +5,14 @@ import (
 	"strings"
 )
 
-// Mechanism OIDs Negotiate's mech setting takes besides the names.
+// Mechanism OIDs Negotiate's mech setting takes besides the names: those
+// of package spnego as strings (config does not import the protocol
+// packages; TestMechOIDsAreSpnegos keeps them equal).
 const (
-	OIDKerberos   = "1.2.840.113554.1.2.2"
-	OIDMSKerberos = "1.2.840.48018.1.2.2"
-	OIDNTLM       = "1.3.6.1.4.1.311.2.2.10"
-	OIDSPNEGO     = "1.3.6.1.5.5.2"
+	oidKerberos   = "1.2.840.113554.1.2.2"
+	oidMSKerberos = "1.2.840.48018.1.2.2"
+	oidNTLM       = "1.3.6.1.4.1.311.2.2.10"
+	oidSPNEGO     = "1.3.6.1.5.5.2"
 )
 
 // NegotiateOptions are httpx-gssapi's options for a Negotiate credential,
@@ -55,15 +57,15 @@ func (o *NegotiateOptions) Normalize(name func(key string) string) error {
 	switch m := strings.ToLower(strings.TrimSpace(o.Mech)); m {
 	case "":
 		o.Mech = ""
-	case "kerberos", "krb5", OIDKerberos, OIDMSKerberos:
+	case "kerberos", "krb5", oidKerberos, oidMSKerberos:
 		o.Mech = "kerberos"
-	case "ntlm", "ntlmssp", OIDNTLM:
+	case "ntlm", "ntlmssp", oidNTLM:
 		o.Mech = "ntlm"
-	case "spnego", "negotiate", OIDSPNEGO:
+	case "spnego", "negotiate", oidSPNEGO:
 		o.Mech = "spnego"
 	default:
 		return fmt.Errorf("%s must be kerberos, ntlm, spnego or one of their OIDs (%s, %s, %s, %s), not %q",
-			name("mech"), OIDKerberos, OIDMSKerberos, OIDNTLM, OIDSPNEGO, o.Mech)
+			name("mech"), oidKerberos, oidMSKerberos, oidNTLM, oidSPNEGO, o.Mech)
 	}
 	if o.SanitizeMutualError && o.Mutual != "" && o.Mutual != "required" {
 		return fmt.Errorf("%s goes with %s required (the default), not %s", name("sanitize_mutual_error"), name("mutual"), o.Mutual)
